@@ -1,0 +1,28 @@
+//! Drift, data-quality, model-quality and fairness statistics over Arrow arrays.
+//!
+//! This crate is the pure core of driftgauge: it never performs I/O, never blocks and
+//! never spawns threads. The engine feeds it Arrow arrays, decides where work runs and
+//! exports what it returns.
+//!
+//! # Design
+//!
+//! * **Count in integers, compute floats once.** Window state is made of `u64` bin
+//!   counts and exact samples. Floating-point statistics are computed only when a window
+//!   is finished, so a result never depends on how rows were split into batches or
+//!   across threads (see the split-then-merge property tests).
+//! * **Baselines are data.** A [`baseline::Profile`] is fitted once from reference data,
+//!   serialised to JSON with a format version, and compared against many windows.
+//! * **Two contracts.** The default *reference-fitted* mode bins numeric columns on the
+//!   reference deciles so a baseline can be precomputed; the Evidently-compatible mode
+//!   reproduces Evidently 0.7's `DataDriftPreset` choices exactly on raw samples.
+//!
+//! Conventions (direction, log base, binning and smoothing of every statistic) are
+//! documented on the functions in [`divergence`] and [`sample`].
+#![deny(missing_docs)]
+
+pub mod divergence;
+pub mod error;
+pub mod histogram;
+pub mod sample;
+
+pub use error::{Error, Result};
