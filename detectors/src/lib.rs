@@ -20,6 +20,8 @@
 //! documented on the functions in [`divergence`] and [`sample`].
 #![deny(missing_docs)]
 
+pub mod baseline;
+pub mod column;
 pub mod divergence;
 pub mod error;
 pub mod histogram;
