@@ -25,6 +25,7 @@ pub mod column;
 pub mod divergence;
 pub mod error;
 pub mod histogram;
+pub mod ks;
 pub mod sample;
 
 pub use error::{Error, Result};
