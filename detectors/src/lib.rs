@@ -23,9 +23,13 @@
 pub mod baseline;
 pub mod column;
 pub mod divergence;
+pub mod drift;
 pub mod error;
+pub mod evidently;
+pub mod fairness;
 pub mod histogram;
 pub mod ks;
+pub mod quality;
 pub mod sample;
 
 pub use error::{Error, Result};
