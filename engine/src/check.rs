@@ -1,0 +1,235 @@
+//! The batch comparison behind `driftgauge check` and `driftgauge baseline fit`.
+//!
+//! Columns are independent, so each one is profiled and compared on its own
+//! rayon task; results are collected in column order, and every statistic is
+//! computed from integer counts and sorted samples, so the output does not
+//! depend on the number of threads.
+
+use std::path::{Path, PathBuf};
+
+use driftgauge_detectors::baseline::{
+    self, ColumnProfile, ColumnProfileBuilder, Profile, ProfileOptions,
+};
+use driftgauge_detectors::column::{self, ColumnKind};
+use driftgauge_detectors::drift::{ColumnAccumulator, ColumnDrift, DatasetDrift, DriftOptions};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::input::{InputError, Table};
+
+/// Why a check could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// A file could not be read, or lacks a column.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A column could not be profiled or compared.
+    #[error("{path}: {source}")]
+    Column {
+        /// The file whose column is at fault.
+        path: PathBuf,
+        /// What is wrong with the column (the message names it).
+        source: driftgauge_detectors::Error,
+    },
+    /// A baseline file could not be used.
+    #[error("{path}: {reason}")]
+    Baseline {
+        /// The baseline file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An option is invalid.
+    #[error("invalid option: {0}")]
+    Options(#[from] driftgauge_detectors::Error),
+    /// Nothing was left to compare.
+    #[error("no columns to compare (all were excluded)")]
+    NoColumns,
+}
+
+/// What to compare and how.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Columns to compare; all columns of the reference when empty.
+    pub columns: Vec<String>,
+    /// Columns never compared.
+    pub exclude: Vec<String>,
+    /// Columns compared as categories even though they hold numbers.
+    pub categorical: Vec<String>,
+    /// The ground-truth column: excluded from drift unless listed in `columns`.
+    pub label: Option<String>,
+    /// Profile fitting settings.
+    pub profile: ProfileOptions,
+    /// Drift statistics and decision settings.
+    pub drift: DriftOptions,
+}
+
+impl CheckOptions {
+    fn selected(&self, available: Vec<String>) -> Vec<String> {
+        let mut columns = if self.columns.is_empty() {
+            available.into_iter().filter(|c| Some(c) != self.label.as_ref()).collect()
+        } else {
+            self.columns.clone()
+        };
+        columns.retain(|c| !self.exclude.contains(c));
+        columns
+    }
+}
+
+/// The outcome of a check: per-column reports and the dataset verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// `default` (reference-fitted bins) or `evidently`.
+    pub mode: &'static str,
+    /// The reference file or baseline.
+    pub reference: PathBuf,
+    /// The current file.
+    pub current: PathBuf,
+    /// Rows in the current file.
+    pub current_rows: usize,
+    /// One report per compared column, in column order.
+    pub columns: Vec<ColumnDrift>,
+    /// Whether the data set as a whole drifted.
+    pub dataset: DatasetDrift,
+}
+
+/// Fits a baseline profile of `table`'s selected columns.
+///
+/// # Errors
+/// A [`CheckError`] naming the file and column at fault.
+pub fn fit_baseline(table: &Table, options: &CheckOptions) -> Result<Profile, CheckError> {
+    options.profile.validate()?;
+    let columns = options.selected(table.column_names());
+    if columns.is_empty() {
+        return Err(CheckError::NoColumns);
+    }
+    let profiles = columns
+        .par_iter()
+        .map(|name| fit_column(table, name, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Profile {
+        format_version: baseline::FORMAT_VERSION,
+        rows: table.rows() as u64,
+        options: options.profile,
+        columns: profiles,
+    })
+}
+
+fn fit_column(
+    table: &Table,
+    name: &str,
+    options: &CheckOptions,
+) -> Result<ColumnProfile, CheckError> {
+    let data_type = table.data_type(name)?;
+    let column_error = |source| CheckError::Column { path: table.path.clone(), source };
+    let kind = if options.categorical.iter().any(|c| c == name) {
+        if !column::is_categorical(data_type) {
+            return Err(column_error(driftgauge_detectors::Error::UnsupportedType {
+                column: name.to_owned(),
+                data_type: data_type.clone(),
+                reason: "--categorical needs strings, booleans, dictionaries or integers",
+            }));
+        }
+        ColumnKind::Categorical
+    } else {
+        ColumnKind::infer(name, data_type).map_err(column_error)?
+    };
+    let mut builder = ColumnProfileBuilder::new(kind, column::is_integer(data_type));
+    for array in table.column(name)? {
+        builder.update(name, array.as_ref()).map_err(column_error)?;
+    }
+    Ok(builder.finish(name, &options.profile))
+}
+
+/// Reads and validates a baseline written by `driftgauge baseline fit`.
+///
+/// The format version is checked before the rest is parsed, so a baseline
+/// from a newer driftgauge gets a clear message rather than a parse error.
+///
+/// # Errors
+/// [`CheckError::Baseline`] naming the file and the reason.
+pub fn read_baseline(path: &Path) -> Result<Profile, CheckError> {
+    let bad = |reason: String| CheckError::Baseline { path: path.to_owned(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| bad("no `format_version`; is this a driftgauge baseline?".into()))?;
+    baseline::check_format_version(u32::try_from(version).unwrap_or(u32::MAX))
+        .map_err(|e| bad(e.to_string()))?;
+    let profile: Profile =
+        serde_json::from_value(value).map_err(|e| bad(format!("invalid baseline: {e}")))?;
+    profile.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(profile)
+}
+
+/// Compares `current` against a fitted `baseline` (from `reference`, a file
+/// or baseline path used in messages and the report).
+///
+/// # Errors
+/// A [`CheckError`] naming the file and column at fault.
+pub fn check_against(
+    baseline: &Profile,
+    reference: &Path,
+    current: &Table,
+    options: &CheckOptions,
+) -> Result<CheckReport, CheckError> {
+    options.drift.validate()?;
+    let selected = options.selected(baseline.columns.iter().map(|c| c.name.clone()).collect());
+    if selected.is_empty() {
+        return Err(CheckError::NoColumns);
+    }
+    let profiles = selected
+        .iter()
+        .map(|name| {
+            baseline.column(name).ok_or_else(|| CheckError::Baseline {
+                path: reference.to_owned(),
+                reason: format!("no profile for column `{name}`"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let columns = profiles
+        .par_iter()
+        .map(|profile| compare_column(profile, current, &options.drift))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dataset = DatasetDrift::from_decisions(
+        columns.iter().map(|c| c.decision.drifted),
+        options.drift.drift_share,
+    );
+    Ok(CheckReport {
+        mode: "default",
+        reference: reference.to_owned(),
+        current: current.path.clone(),
+        current_rows: current.rows(),
+        columns,
+        dataset,
+    })
+}
+
+/// Fits a baseline of `reference` and compares `current` against it.
+///
+/// # Errors
+/// A [`CheckError`] naming the file and column at fault.
+pub fn check(
+    reference: &Table,
+    current: &Table,
+    options: &CheckOptions,
+) -> Result<CheckReport, CheckError> {
+    let baseline = fit_baseline(reference, options)?;
+    check_against(&baseline, &reference.path, current, options)
+}
+
+fn compare_column(
+    profile: &ColumnProfile,
+    current: &Table,
+    options: &DriftOptions,
+) -> Result<ColumnDrift, CheckError> {
+    let column_error = |source| CheckError::Column { path: current.path.clone(), source };
+    let mut accumulator = ColumnAccumulator::new(profile);
+    for array in current.column(&profile.name)? {
+        accumulator.update(&profile.name, array.as_ref()).map_err(column_error)?;
+    }
+    Ok(accumulator.finish(profile, options))
+}

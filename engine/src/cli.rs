@@ -1,0 +1,276 @@
+//! The `driftgauge` command line, as a library function so that tests run
+//! it in-process with their own output streams.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use driftgauge_detectors::baseline::ProfileOptions;
+use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
+use driftgauge_detectors::ks::KsMethod;
+
+use crate::check::{self, CheckOptions};
+use crate::input::{Format, Table};
+use crate::render;
+
+/// Streaming drift and model-quality monitoring.
+#[derive(Debug, Parser)]
+#[command(name = "driftgauge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare a current file with a reference file or baseline.
+    ///
+    /// Exit code 0: no dataset drift; 1: dataset drift; 2: error.
+    Check(CheckArgs),
+    /// Baseline profiles.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// Fit a baseline profile of a reference file and write it as JSON.
+    Fit(FitArgs),
+}
+
+#[derive(Debug, Args)]
+struct ColumnArgs {
+    /// Columns to compare (comma-separated); default: all but the label.
+    #[arg(long, value_delimiter = ',')]
+    columns: Vec<String>,
+    /// Columns to leave out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Columns holding numbers that are categories, e.g. codes (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    categorical: Vec<String>,
+    /// Ground-truth label column; left out of drift unless named in --columns.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Reference data (Parquet, CSV, Arrow IPC file or stream).
+    #[arg(long, required_unless_present = "baseline", conflicts_with = "baseline")]
+    reference: Option<PathBuf>,
+    /// A baseline written by `driftgauge baseline fit`, instead of --reference.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Current data to check.
+    #[arg(long)]
+    current: PathBuf,
+    /// Format of --reference when its extension does not tell.
+    #[arg(long, value_enum)]
+    reference_format: Option<Format>,
+    /// Format of --current when its extension does not tell.
+    #[arg(long, value_enum)]
+    current_format: Option<Format>,
+    /// Output: a readable table or JSON.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    format: Output,
+    #[command(flatten)]
+    columns: ColumnArgs,
+    /// Statistic deciding drift of numeric columns.
+    #[arg(long, value_enum, default_value_t = TestArg::Psi)]
+    numeric_test: TestArg,
+    /// Statistic deciding drift of categorical columns.
+    #[arg(long, value_enum, default_value_t = TestArg::Psi)]
+    categorical_test: TestArg,
+    /// Threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Share of drifted columns at which the dataset counts as drifted.
+    #[arg(long, default_value_t = 0.5)]
+    drift_share: f64,
+    /// Proportion replacing empty bins in PSI and KL.
+    #[arg(long, default_value_t = 1e-4)]
+    epsilon: f64,
+    /// KS p-value method, as scipy's ks_2samp.
+    #[arg(long, value_enum, default_value_t = KsArg::Auto)]
+    ks_method: KsArg,
+}
+
+#[derive(Debug, Args)]
+struct FitArgs {
+    /// Reference data (Parquet, CSV, Arrow IPC file or stream).
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the baseline JSON.
+    #[arg(long)]
+    out: PathBuf,
+    /// Format of --input when its extension does not tell.
+    #[arg(long, value_enum)]
+    input_format: Option<Format>,
+    #[command(flatten)]
+    columns: ColumnArgs,
+    /// Quantile bins per numeric column.
+    #[arg(long, default_value_t = ProfileOptions::default().bins)]
+    bins: usize,
+    /// Largest exact sample kept per numeric column for KS and Wasserstein.
+    #[arg(long, default_value_t = ProfileOptions::default().max_sample)]
+    max_sample: usize,
+    /// Categories kept per categorical column; the rest go to `other`.
+    #[arg(long, default_value_t = ProfileOptions::default().top_k)]
+    top_k: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TestArg {
+    Psi,
+    Kl,
+    JensenShannon,
+    Hellinger,
+    Wasserstein,
+    Ks,
+    ChiSquare,
+    Z,
+}
+
+impl From<TestArg> for DriftTest {
+    fn from(test: TestArg) -> Self {
+        match test {
+            TestArg::Psi => Self::Psi,
+            TestArg::Kl => Self::Kl,
+            TestArg::JensenShannon => Self::JensenShannon,
+            TestArg::Hellinger => Self::Hellinger,
+            TestArg::Wasserstein => Self::Wasserstein,
+            TestArg::Ks => Self::Ks,
+            TestArg::ChiSquare => Self::ChiSquare,
+            TestArg::Z => Self::Z,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KsArg {
+    Auto,
+    Exact,
+    Asymp,
+}
+
+impl From<KsArg> for KsMethod {
+    fn from(method: KsArg) -> Self {
+        match method {
+            KsArg::Auto => Self::Auto,
+            KsArg::Exact => Self::Exact,
+            KsArg::Asymp => Self::Asymp,
+        }
+    }
+}
+
+/// Exit code: the check found no dataset drift (or a command succeeded).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the check found dataset drift.
+pub const EXIT_DRIFT: u8 = 1;
+/// Exit code: the command failed; the message on stderr says why.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs the command line `args` (program name first), writing results to
+/// `out` and messages to `err`, and returns the exit code.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            // Help and version go to stdout, usage errors to stderr.
+            let target: &mut dyn Write = if error.use_stderr() { err } else { out };
+            // A failed write to a closed pipe leaves nothing better to do.
+            target.write_all(error.render().ansi().to_string().as_bytes()).ok();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => run_check(args, out),
+        Command::Baseline(BaselineCommand::Fit(args)) => run_fit(args, err).map(|()| EXIT_OK),
+    };
+    result.unwrap_or_else(|error| {
+        writeln!(err, "error: {error:#}").ok();
+        EXIT_ERROR
+    })
+}
+
+fn column_options(args: ColumnArgs) -> CheckOptions {
+    CheckOptions {
+        columns: args.columns,
+        exclude: args.exclude,
+        categorical: args.categorical,
+        label: args.label,
+        ..CheckOptions::default()
+    }
+}
+
+fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let rule = |test: TestArg| {
+        let test = DriftTest::from(test);
+        DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
+    };
+    let options = CheckOptions {
+        drift: DriftOptions {
+            epsilon: args.epsilon,
+            ks_method: args.ks_method.into(),
+            numeric_rule: rule(args.numeric_test),
+            categorical_rule: rule(args.categorical_test),
+            drift_share: args.drift_share,
+        },
+        ..column_options(args.columns)
+    };
+    let (reference, current) = rayon::join(
+        || match (&args.reference, &args.baseline) {
+            (Some(path), _) => Table::read(path, args.reference_format).map(Some),
+            _ => Ok(None),
+        },
+        || Table::read(&args.current, args.current_format),
+    );
+    let current = current?;
+    let report = match (reference?, &args.baseline) {
+        (Some(reference), _) => check::check(&reference, &current, &options)?,
+        (None, Some(path)) => {
+            check::check_against(&check::read_baseline(path)?, path, &current, &options)?
+        }
+        (None, None) => unreachable!("clap requires --reference or --baseline"),
+    };
+    let text = match args.format {
+        Output::Table => render::table(&report),
+        Output::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(if report.dataset.drifted { EXIT_DRIFT } else { EXIT_OK })
+}
+
+fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
+    let options = CheckOptions {
+        profile: ProfileOptions { bins: args.bins, max_sample: args.max_sample, top_k: args.top_k },
+        ..column_options(args.columns)
+    };
+    let table = Table::read(&args.input, args.input_format)?;
+    let profile = check::fit_baseline(&table, &options)?;
+    let json = serde_json::to_string_pretty(&profile)?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("{}: cannot write", args.out.display()))?;
+    writeln!(
+        err,
+        "wrote a baseline of {} columns over {} rows to {}",
+        profile.columns.len(),
+        profile.rows,
+        args.out.display()
+    )?;
+    Ok(())
+}

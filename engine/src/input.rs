@@ -1,0 +1,254 @@
+//! Reading tables from files: Parquet, CSV and Arrow IPC (file and stream).
+//!
+//! Parquet row groups are decoded in parallel on the rayon pool, because
+//! decoding dominates a `check` over millions of rows.
+
+use std::fs::File;
+use std::io::{BufReader, Seek};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// A file format driftgauge reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Apache Parquet (`.parquet`, `.pq`).
+    Parquet,
+    /// Comma-separated values with a header row (`.csv`); types are inferred.
+    Csv,
+    /// Arrow IPC file, also known as Feather v2 (`.arrow`, `.feather`, `.ipc`).
+    Arrow,
+    /// Arrow IPC stream (`.arrows`).
+    ArrowStream,
+}
+
+impl Format {
+    /// The format a file name's extension implies.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        extension.parse().ok()
+    }
+}
+
+impl FromStr for Format {
+    type Err = ();
+
+    fn from_str(extension: &str) -> Result<Self, ()> {
+        match extension {
+            "parquet" | "pq" => Ok(Self::Parquet),
+            "csv" => Ok(Self::Csv),
+            "arrow" | "feather" | "ipc" => Ok(Self::Arrow),
+            "arrows" => Ok(Self::ArrowStream),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Why a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file could not be opened.
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The format was neither given nor implied by the extension.
+    #[error(
+        "{path}: cannot tell the format from the extension; use .parquet, .csv, .arrow/.feather or .arrows, or pass --format-in"
+    )]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The content is not valid in the expected format.
+    #[error("{path}: not a readable {format:?} file: {reason}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The format it was read as.
+        format: Format,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The file holds no rows.
+    #[error("{path}: the file has no rows")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A requested column is not in the file.
+    #[error("{path}: column `{column}` not found (columns: {available})")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The missing column.
+        column: String,
+        /// The columns the file has, comma-separated.
+        available: String,
+    },
+}
+
+/// A table read from a file: its schema and its batches.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Where it came from, for messages.
+    pub path: PathBuf,
+    /// The schema shared by all batches.
+    pub schema: SchemaRef,
+    /// The rows, in batches.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// Reads `path` as `format`, or as its extension implies.
+    ///
+    /// # Errors
+    /// An [`InputError`] naming the file and the reason; an empty file is an error.
+    pub fn read(path: &Path, format: Option<Format>) -> Result<Self, InputError> {
+        let format = format
+            .or_else(|| Format::from_path(path))
+            .ok_or_else(|| InputError::UnknownFormat { path: path.to_owned() })?;
+        let file = File::open(path)
+            .map_err(|source| InputError::Open { path: path.to_owned(), source })?;
+        let decode = |reason: String| InputError::Decode { path: path.to_owned(), format, reason };
+        let (schema, batches) = match format {
+            Format::Parquet => read_parquet(file).map_err(|e| decode(e.to_string()))?,
+            Format::Csv => read_csv(file).map_err(|e| decode(e.to_string()))?,
+            Format::Arrow => {
+                let reader = arrow::ipc::reader::FileReader::try_new(BufReader::new(file), None)
+                    .map_err(|e| decode(e.to_string()))?;
+                let schema = reader.schema();
+                let batches =
+                    reader.collect::<Result<Vec<_>, _>>().map_err(|e| decode(e.to_string()))?;
+                (schema, batches)
+            }
+            Format::ArrowStream => {
+                let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(file), None)
+                    .map_err(|e| decode(e.to_string()))?;
+                let schema = reader.schema();
+                let batches =
+                    reader.collect::<Result<Vec<_>, _>>().map_err(|e| decode(e.to_string()))?;
+                (schema, batches)
+            }
+        };
+        let table = Self { path: path.to_owned(), schema, batches };
+        if table.rows() == 0 {
+            return Err(InputError::Empty { path: path.to_owned() });
+        }
+        Ok(table)
+    }
+
+    /// Total rows.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// The Arrow type of `column`.
+    ///
+    /// # Errors
+    /// [`InputError::MissingColumn`] if the table has no such column.
+    pub fn data_type(&self, column: &str) -> Result<&DataType, InputError> {
+        self.schema.field_with_name(column).map(|f| f.data_type()).map_err(|_| self.missing(column))
+    }
+
+    /// The batches of `column`.
+    ///
+    /// # Errors
+    /// [`InputError::MissingColumn`] if the table has no such column.
+    pub fn column(&self, column: &str) -> Result<Vec<ArrayRef>, InputError> {
+        let index = self.schema.index_of(column).map_err(|_| self.missing(column))?;
+        Ok(self.batches.iter().map(|b| Arc::clone(b.column(index))).collect())
+    }
+
+    /// Column names in schema order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    fn missing(&self, column: &str) -> InputError {
+        InputError::MissingColumn {
+            path: self.path.clone(),
+            column: column.to_owned(),
+            available: self.column_names().join(", "),
+        }
+    }
+}
+
+fn read_parquet(file: File) -> parquet::errors::Result<(SchemaRef, Vec<RecordBatch>)> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file.try_clone()?)?;
+    let schema = Arc::clone(builder.schema());
+    let row_groups = builder.metadata().num_row_groups();
+    let per_group: Vec<Vec<RecordBatch>> = (0..row_groups)
+        .into_par_iter()
+        .map(|group| {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file.try_clone()?)?
+                .with_row_groups(vec![group])
+                .with_batch_size(BATCH_ROWS)
+                .build()?;
+            reader.collect::<Result<Vec<_>, _>>().map_err(Into::into)
+        })
+        .collect::<parquet::errors::Result<_>>()?;
+    Ok((schema, per_group.into_iter().flatten().collect()))
+}
+
+fn read_csv(mut file: File) -> Result<(SchemaRef, Vec<RecordBatch>), arrow::error::ArrowError> {
+    let format = arrow::csv::reader::Format::default().with_header(true);
+    // Types are inferred from the whole file, so a float that first appears
+    // late in a column does not turn it into a string.
+    let (schema, _) = format.infer_schema(BufReader::new(&file), None)?;
+    file.rewind()?;
+    let reader = arrow::csv::ReaderBuilder::new(Arc::new(schema))
+        .with_format(format)
+        .with_batch_size(BATCH_ROWS)
+        .build(BufReader::new(file))?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn formats_follow_extensions() {
+        assert_eq!(Format::from_path(Path::new("a/b.PARQUET")), Some(Format::Parquet));
+        assert_eq!(Format::from_path(Path::new("x.feather")), Some(Format::Arrow));
+        assert_eq!(Format::from_path(Path::new("x.arrows")), Some(Format::ArrowStream));
+        assert_eq!(Format::from_path(Path::new("x.txt")), None);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.csv");
+        std::fs::File::create(&empty).unwrap().write_all(b"a,b\n").unwrap();
+        let error = Table::read(&empty, None).unwrap_err().to_string();
+        assert!(error.contains("empty.csv") && error.contains("no rows"), "{error}");
+
+        let garbage = dir.path().join("garbage.parquet");
+        std::fs::write(&garbage, b"not parquet").unwrap();
+        let error = Table::read(&garbage, None).unwrap_err().to_string();
+        assert!(error.contains("garbage.parquet") && error.contains("Parquet"), "{error}");
+
+        let csv = dir.path().join("t.csv");
+        std::fs::write(&csv, "x,y\n1,a\n2.5,b\n").unwrap();
+        let table = Table::read(&csv, None).unwrap();
+        assert_eq!(table.data_type("x").unwrap(), &DataType::Float64);
+        let error = table.column("z").unwrap_err().to_string();
+        assert!(error.contains("column `z` not found (columns: x, y)"), "{error}");
+    }
+}

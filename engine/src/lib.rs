@@ -1,0 +1,15 @@
+//! The driftgauge engine: everything that touches the outside world.
+//!
+//! `detectors` computes statistics and knows nothing of files, Kafka or HTTP;
+//! this crate reads data, decides where work runs (rayon across columns) and
+//! presents results. Today it serves the batch gate `driftgauge check` and
+//! `driftgauge baseline fit`; the streaming runtime builds on the same
+//! baseline profiles and accumulators.
+//!
+//! Errors name the file and, where there is one, the column at fault; the
+//! binary maps them to exit code 2.
+
+pub mod check;
+pub mod cli;
+pub mod input;
+pub mod render;

@@ -1,0 +1,12 @@
+//! The `driftgauge` binary; everything but process wiring is in [`driftgauge_engine::cli`].
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let code = driftgauge_engine::cli::run(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    ExitCode::from(code)
+}

@@ -1,0 +1,295 @@
+//! `driftgauge check` and `driftgauge baseline fit` as a CI gate: exit codes,
+//! every input format, baselines, and messages that name the file, the column
+//! and the reason.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use driftgauge_engine::cli::{self, EXIT_DRIFT, EXIT_ERROR, EXIT_OK};
+use serde_json::Value;
+
+struct Run {
+    code: u8,
+    stdout: String,
+    stderr: String,
+}
+
+fn driftgauge(args: &[&str]) -> Run {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("driftgauge").chain(args.iter().copied());
+    let code = cli::run(argv, &mut out, &mut err);
+    Run { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
+}
+
+/// A deterministic table: `shift` moves the numeric columns and the category mix.
+fn table(rows: usize, shift: f64) -> RecordBatch {
+    let x = |i: usize| ((i as f64 * 0.618_033_988_75).fract() - 0.5) * 4.0;
+    let amount: Float64Array = (0..rows).map(|i| Some(x(i) + shift)).collect();
+    let age: Int64Array =
+        (0..rows).map(|i| Some(30 + (i % 40) as i64 + (shift * 10.0) as i64)).collect();
+    let country: StringArray = (0..rows)
+        .map(|i| {
+            let k = (i + (shift * 3.0) as usize * (i % 2)) % 4;
+            Some(["de", "fr", "nl", "us"][k])
+        })
+        .collect();
+    let active: BooleanArray = (0..rows).map(|i| Some(i % 3 != 0)).collect();
+    let schema = Schema::new(vec![
+        Field::new("amount", DataType::Float64, true),
+        Field::new("age", DataType::Int64, true),
+        Field::new("country", DataType::Utf8, true),
+        Field::new("active", DataType::Boolean, true),
+    ]);
+    let columns: Vec<ArrayRef> =
+        vec![Arc::new(amount), Arc::new(age), Arc::new(country), Arc::new(active)];
+    RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+}
+
+/// Writes a batch to a file in one format.
+type Writer = fn(&Path, &RecordBatch);
+
+fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None)
+            .unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+fn write_csv(path: &Path, batch: &RecordBatch) {
+    let mut writer = arrow::csv::Writer::new(File::create(path).unwrap());
+    writer.write(batch).unwrap();
+}
+
+fn write_ipc_file(path: &Path, batch: &RecordBatch) {
+    let mut writer =
+        arrow::ipc::writer::FileWriter::try_new(File::create(path).unwrap(), &batch.schema())
+            .unwrap();
+    writer.write(batch).unwrap();
+    writer.finish().unwrap();
+}
+
+fn write_ipc_stream(path: &Path, batch: &RecordBatch) {
+    let mut writer =
+        arrow::ipc::writer::StreamWriter::try_new(File::create(path).unwrap(), &batch.schema())
+            .unwrap();
+    writer.write(batch).unwrap();
+    writer.finish().unwrap();
+}
+
+struct Files {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Files {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        Self { _dir: dir, root }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.root.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn same_data_passes_and_shifted_data_fails_the_gate() {
+    let files = Files::new();
+    write_parquet(Path::new(&files.path("ref.parquet")), &table(5000, 0.0));
+    write_parquet(Path::new(&files.path("same.parquet")), &table(3000, 0.0));
+    write_parquet(Path::new(&files.path("shifted.parquet")), &table(3000, 1.0));
+
+    let same = driftgauge(&[
+        "check",
+        "--reference",
+        &files.path("ref.parquet"),
+        "--current",
+        &files.path("same.parquet"),
+    ]);
+    assert_eq!(same.code, EXIT_OK, "{}{}", same.stdout, same.stderr);
+    assert!(same.stdout.contains("dataset drift: 0 of 4 columns drifted"), "{}", same.stdout);
+
+    let shifted = driftgauge(&[
+        "check",
+        "--reference",
+        &files.path("ref.parquet"),
+        "--current",
+        &files.path("shifted.parquet"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(shifted.code, EXIT_DRIFT, "{}", shifted.stderr);
+    let report: Value = serde_json::from_str(&shifted.stdout).unwrap();
+    assert_eq!(report["dataset"]["drifted"], true);
+    let drifted: Vec<&str> = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["decision"]["drifted"] == true)
+        .map(|c| c["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifted, ["amount", "age", "country"]);
+}
+
+#[test]
+fn every_format_gives_the_same_report() {
+    let files = Files::new();
+    let (reference, current) = (table(2000, 0.0), table(1500, 0.3));
+    write_parquet(Path::new(&files.path("ref.parquet")), &reference);
+    let writers: [(&str, Writer); 4] = [
+        ("cur.parquet", write_parquet),
+        ("cur.csv", write_csv),
+        ("cur.feather", write_ipc_file),
+        ("cur.arrows", write_ipc_stream),
+    ];
+    let mut reports = Vec::new();
+    for (name, write) in writers {
+        write(Path::new(&files.path(name)), &current);
+        let run = driftgauge(&[
+            "check",
+            "--reference",
+            &files.path("ref.parquet"),
+            "--current",
+            &files.path(name),
+            "--format",
+            "json",
+        ]);
+        assert!(run.code == EXIT_OK || run.code == EXIT_DRIFT, "{name}: {}", run.stderr);
+        let mut report: Value = serde_json::from_str(&run.stdout).unwrap();
+        report["current"] = Value::Null;
+        reports.push((name, report));
+    }
+    for (name, report) in &reports[1..] {
+        assert_eq!(report["columns"], reports[0].1["columns"], "{name} differs from parquet");
+    }
+
+    // An extension that says nothing is overridden with --current-format.
+    std::fs::copy(files.path("cur.csv"), files.path("cur.data")).unwrap();
+    let unknown = driftgauge(&[
+        "check",
+        "--reference",
+        &files.path("ref.parquet"),
+        "--current",
+        &files.path("cur.data"),
+    ]);
+    assert_eq!(unknown.code, EXIT_ERROR);
+    assert!(unknown.stderr.contains("cur.data: cannot tell the format"), "{}", unknown.stderr);
+    let overridden = driftgauge(&[
+        "check",
+        "--reference",
+        &files.path("ref.parquet"),
+        "--current",
+        &files.path("cur.data"),
+        "--current-format",
+        "csv",
+    ]);
+    assert_ne!(overridden.code, EXIT_ERROR, "{}", overridden.stderr);
+}
+
+#[test]
+fn a_fitted_baseline_gives_the_same_verdict_as_the_reference_file() {
+    let files = Files::new();
+    write_parquet(Path::new(&files.path("ref.parquet")), &table(4000, 0.0));
+    write_parquet(Path::new(&files.path("cur.parquet")), &table(2000, 1.0));
+    let fit = driftgauge(&[
+        "baseline",
+        "fit",
+        "--input",
+        &files.path("ref.parquet"),
+        "--out",
+        &files.path("baseline.json"),
+    ]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let baseline: Value =
+        serde_json::from_str(&std::fs::read_to_string(files.path("baseline.json")).unwrap())
+            .unwrap();
+    assert_eq!(baseline["format_version"], 1);
+
+    let (current, reference, baseline) =
+        (files.path("cur.parquet"), files.path("ref.parquet"), files.path("baseline.json"));
+    let from_file = ["check", "--reference", &reference, "--current", &current, "--format", "json"];
+    let from_baseline =
+        ["check", "--baseline", &baseline, "--current", &current, "--format", "json"];
+    let (a, b) = (driftgauge(&from_file), driftgauge(&from_baseline));
+    assert_eq!((a.code, b.code), (EXIT_DRIFT, EXIT_DRIFT), "{}{}", a.stderr, b.stderr);
+    let columns =
+        |run: &Run| serde_json::from_str::<Value>(&run.stdout).unwrap()["columns"].clone();
+    assert_eq!(columns(&a), columns(&b));
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_column_and_reason() {
+    let files = Files::new();
+    write_parquet(Path::new(&files.path("ref.parquet")), &table(100, 0.0));
+    let reference = files.path("ref.parquet");
+    let check = |current: &str, extra: &[&str]| {
+        let mut args = vec!["check", "--reference", reference.as_str(), "--current", current];
+        args.extend_from_slice(extra);
+        driftgauge(&args)
+    };
+
+    // A column the current file lacks.
+    let batch = table(50, 0.0);
+    let without_age = batch.project(&[0, 2, 3]).unwrap();
+    write_parquet(Path::new(&files.path("no_age.parquet")), &without_age);
+    let run = check(&files.path("no_age.parquet"), &[]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(run.stderr.contains("no_age.parquet: column `age` not found"), "{}", run.stderr);
+
+    // A type that cannot be compared with the reference's.
+    let text_amount = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("amount", DataType::Utf8, true)])),
+        vec![Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef],
+    )
+    .unwrap();
+    write_parquet(Path::new(&files.path("text.parquet")), &text_amount);
+    let run = check(&files.path("text.parquet"), &["--columns", "amount"]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(
+        run.stderr.contains("text.parquet: column `amount`: the baseline profiles it as numeric, but the current data is categorical"),
+        "{}",
+        run.stderr
+    );
+
+    // Unreadable, empty and missing files.
+    std::fs::write(files.path("broken.parquet"), b"PAR1 but not really").unwrap();
+    let run = check(&files.path("broken.parquet"), &[]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(run.stderr.contains("broken.parquet: not a readable Parquet file"), "{}", run.stderr);
+    std::fs::write(files.path("empty.csv"), "amount,age,country,active\n").unwrap();
+    let run = check(&files.path("empty.csv"), &[]);
+    assert!(
+        run.code == EXIT_ERROR && run.stderr.contains("empty.csv: the file has no rows"),
+        "{}",
+        run.stderr
+    );
+    let run = check(&files.path("absent.parquet"), &[]);
+    assert!(
+        run.code == EXIT_ERROR && run.stderr.contains("absent.parquet: cannot open"),
+        "{}",
+        run.stderr
+    );
+
+    // A baseline from an unknown format version.
+    std::fs::write(files.path("future.json"), r#"{"format_version": 7, "columns": []}"#).unwrap();
+    let run =
+        driftgauge(&["check", "--baseline", &files.path("future.json"), "--current", &reference]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(
+        run.stderr.contains(
+            "future.json: baseline format version 7 is not supported (this build reads version 1)"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // Usage errors are errors too.
+    let run = driftgauge(&["check", "--current", &reference]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(run.stderr.contains("--reference"), "{}", run.stderr);
+}
