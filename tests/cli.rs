@@ -293,3 +293,150 @@ fn bad_input_exits_2_naming_file_column_and_reason() {
     assert_eq!(run.code, EXIT_ERROR);
     assert!(run.stderr.contains("--reference"), "{}", run.stderr);
 }
+
+/// A golden Evidently fixture written out as Parquet, one column per entry.
+fn fixture_batch(columns: &serde_json::Map<String, Value>, side: &str) -> RecordBatch {
+    let number = |v: &Value| match v {
+        Value::Null => None,
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => Some(match s.as_str() {
+            "NaN" => f64::NAN,
+            "Infinity" => f64::INFINITY,
+            "-Infinity" => f64::NEG_INFINITY,
+            other => panic!("not a number: {other}"),
+        }),
+        other => panic!("not a number: {other}"),
+    };
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (name, column) in columns {
+        let values = column[side].as_array().unwrap();
+        let (data_type, array): (DataType, ArrayRef) = match column["dtype"].as_str().unwrap() {
+            "float64" => {
+                (DataType::Float64, Arc::new(values.iter().map(number).collect::<Float64Array>()))
+            }
+            "int64" => (
+                DataType::Int64,
+                Arc::new(values.iter().map(Value::as_i64).collect::<Int64Array>()),
+            ),
+            "str" => (
+                DataType::Utf8,
+                Arc::new(values.iter().map(Value::as_str).collect::<StringArray>()),
+            ),
+            other => panic!("unknown dtype {other}"),
+        };
+        fields.push(Field::new(name, data_type, true));
+        arrays.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}
+
+#[test]
+fn evidently_mode_from_files_matches_evidently() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/evidently");
+    for case in ["small", "large", "with_missing"] {
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{case}.json"))).unwrap(),
+        )
+        .unwrap();
+        let columns = fixture["columns"].as_object().unwrap();
+        let files = Files::new();
+        write_parquet(Path::new(&files.path("ref.parquet")), &fixture_batch(columns, "reference"));
+        write_parquet(Path::new(&files.path("cur.parquet")), &fixture_batch(columns, "current"));
+        let run = driftgauge(&[
+            "check",
+            "--mode",
+            "evidently",
+            "--reference",
+            &files.path("ref.parquet"),
+            "--current",
+            &files.path("cur.parquet"),
+            "--format",
+            "json",
+        ]);
+        let expected = &fixture["expected"];
+        let code = if expected["dataset_drift"] == true { EXIT_DRIFT } else { EXIT_OK };
+        assert_eq!(run.code, code, "{case}: {}", run.stderr);
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        for column in report["columns"].as_array().unwrap() {
+            let name = column["column"].as_str().unwrap();
+            let want = &expected["columns"][name];
+            assert_eq!(column["test"], want["stattest"], "{case}/{name}: test");
+            assert_eq!(column["drifted"], want["drifted"], "{case}/{name}: verdict");
+            let (got, want) = (column["score"].as_f64().unwrap(), want["score"].as_f64().unwrap());
+            assert!(
+                (got - want).abs() <= 1e-6_f64.max(1e-9 * want.abs()),
+                "{case}/{name}: {got} vs {want}"
+            );
+        }
+        assert_eq!(
+            report["dataset"]["drifted_columns"], expected["number_of_drifted_columns"],
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn model_quality_and_fairness_are_reported_with_label_and_prediction() {
+    let files = Files::new();
+    let rows = 400;
+    let label: Int64Array = (0..rows).map(|i| Some(i64::from(i % 3 == 0))).collect();
+    let score: Float64Array = (0..rows)
+        .map(|i| Some(if i % 3 == 0 { 0.8 } else { 0.3 } + f64::from(i % 7) * 0.02))
+        .collect();
+    let group: StringArray = (0..rows).map(|i| Some(if i % 2 == 0 { "a" } else { "b" })).collect();
+    let schema = Schema::new(vec![
+        Field::new("label", DataType::Int64, true),
+        Field::new("score", DataType::Float64, true),
+        Field::new("group", DataType::Utf8, true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(label), Arc::new(score), Arc::new(group)],
+    )
+    .unwrap();
+    write_parquet(Path::new(&files.path("data.parquet")), &batch);
+    let data = files.path("data.parquet");
+    let base = [
+        "check",
+        "--reference",
+        &data,
+        "--current",
+        &data,
+        "--label",
+        "label",
+        "--prediction",
+        "score",
+    ];
+
+    let mut json_args = base.to_vec();
+    json_args.extend(["--sensitive", "group", "--format", "json"]);
+    let run = driftgauge(&json_args);
+    assert_eq!(run.code, EXIT_OK, "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let current = &report["model"]["current"];
+    assert_eq!(current["task"], "classification");
+    assert_eq!(current["accuracy"], 1.0);
+    assert_eq!(current["roc_auc"], 1.0);
+    assert_eq!(report["model"]["reference"]["rows"], 400);
+    let slice = &report["model"]["fairness"][0];
+    assert_eq!(slice["attribute"], "group");
+    assert_eq!(slice["groups"].as_array().unwrap().len(), 2);
+    // The label is not a drift column; the score and the group are.
+    let names: Vec<&str> = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["score", "group"]);
+
+    let mut table_args = base.to_vec();
+    table_args.extend(["--sensitive", "group"]);
+    let table = driftgauge(&table_args).stdout;
+    assert!(table.contains("model quality") && table.contains("fairness by `group`"), "{table}");
+
+    let run = driftgauge(&[&base[..], &["--sensitive", "missing"]].concat());
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(run.stderr.contains("column `missing` not found"), "{}", run.stderr);
+}

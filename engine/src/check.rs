@@ -12,10 +12,24 @@ use driftgauge_detectors::baseline::{
 };
 use driftgauge_detectors::column::{self, ColumnKind};
 use driftgauge_detectors::drift::{ColumnAccumulator, ColumnDrift, DatasetDrift, DriftOptions};
+use driftgauge_detectors::evidently::{self, ColumnSample};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::check_model::{self, ModelOptions, ModelReport};
 use crate::input::{InputError, Table};
+
+/// Which contract the statistics follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Reference-fitted bins (decile edges, epsilon 1e-4): baselines can be
+    /// precomputed and the streaming engine uses the same numbers.
+    #[default]
+    Default,
+    /// Evidently 0.7's `DataDriftPreset`: its test per column, its binning
+    /// over both samples, its thresholds. Needs both raw files.
+    Evidently,
+}
 
 /// Why a check could not run.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +76,8 @@ pub struct CheckOptions {
     pub profile: ProfileOptions,
     /// Drift statistics and decision settings.
     pub drift: DriftOptions,
+    /// Model quality and fairness, when a label and a prediction are given.
+    pub model: Option<ModelOptions>,
 }
 
 impl CheckOptions {
@@ -88,9 +104,34 @@ pub struct CheckReport {
     /// Rows in the current file.
     pub current_rows: usize,
     /// One report per compared column, in column order.
-    pub columns: Vec<ColumnDrift>,
+    pub columns: ColumnReports,
     /// Whether the data set as a whole drifted.
     pub dataset: DatasetDrift,
+    /// Model quality and fairness, when a label and a prediction were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelReport>,
+}
+
+/// Per-column results of either mode.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ColumnReports {
+    /// The reference-fitted mode's full reports.
+    Default(Vec<ColumnDrift>),
+    /// Evidently's test, score and verdict per column.
+    Evidently(Vec<EvidentlyColumn>),
+}
+
+/// One column's result in the Evidently-compatible mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidentlyColumn {
+    /// Column name.
+    pub column: String,
+    /// Numeric or categorical.
+    pub kind: ColumnKind,
+    /// Evidently's test, score, threshold and verdict.
+    #[serde(flatten)]
+    pub drift: evidently::ColumnDrift,
 }
 
 /// Fits a baseline profile of `table`'s selected columns.
@@ -115,14 +156,14 @@ pub fn fit_baseline(table: &Table, options: &CheckOptions) -> Result<Profile, Ch
     })
 }
 
-fn fit_column(
+fn column_kind(
     table: &Table,
     name: &str,
     options: &CheckOptions,
-) -> Result<ColumnProfile, CheckError> {
+) -> Result<ColumnKind, CheckError> {
     let data_type = table.data_type(name)?;
     let column_error = |source| CheckError::Column { path: table.path.clone(), source };
-    let kind = if options.categorical.iter().any(|c| c == name) {
+    if options.categorical.iter().any(|c| c == name) {
         if !column::is_categorical(data_type) {
             return Err(column_error(driftgauge_detectors::Error::UnsupportedType {
                 column: name.to_owned(),
@@ -130,10 +171,20 @@ fn fit_column(
                 reason: "--categorical needs strings, booleans, dictionaries or integers",
             }));
         }
-        ColumnKind::Categorical
+        Ok(ColumnKind::Categorical)
     } else {
-        ColumnKind::infer(name, data_type).map_err(column_error)?
-    };
+        ColumnKind::infer(name, data_type).map_err(column_error)
+    }
+}
+
+fn fit_column(
+    table: &Table,
+    name: &str,
+    options: &CheckOptions,
+) -> Result<ColumnProfile, CheckError> {
+    let data_type = table.data_type(name)?;
+    let column_error = |source| CheckError::Column { path: table.path.clone(), source };
+    let kind = column_kind(table, name, options)?;
     let mut builder = ColumnProfileBuilder::new(kind, column::is_integer(data_type));
     for array in table.column(name)? {
         builder.update(name, array.as_ref()).map_err(column_error)?;
@@ -203,22 +254,149 @@ pub fn check_against(
         reference: reference.to_owned(),
         current: current.path.clone(),
         current_rows: current.rows(),
-        columns,
+        columns: ColumnReports::Default(columns),
         dataset,
+        model: None,
     })
 }
 
-/// Fits a baseline of `reference` and compares `current` against it.
+/// Compares `current` with the raw `reference` in `mode`, with model quality
+/// and fairness when [`CheckOptions::model`] is set.
 ///
 /// # Errors
 /// A [`CheckError`] naming the file and column at fault.
 pub fn check(
     reference: &Table,
     current: &Table,
+    mode: Mode,
     options: &CheckOptions,
 ) -> Result<CheckReport, CheckError> {
-    let baseline = fit_baseline(reference, options)?;
-    check_against(&baseline, &reference.path, current, options)
+    let mut report = match mode {
+        Mode::Default => {
+            let baseline = fit_baseline(reference, options)?;
+            check_against(&baseline, &reference.path, current, options)?
+        }
+        Mode::Evidently => check_evidently(reference, current, options)?,
+    };
+    report.model = model_report(Some(reference), current, options)?;
+    Ok(report)
+}
+
+/// Model quality and fairness as configured, `None` when no label and
+/// prediction are set.
+///
+/// # Errors
+/// A [`CheckError`] naming the file and column at fault.
+pub fn model_report(
+    reference: Option<&Table>,
+    current: &Table,
+    options: &CheckOptions,
+) -> Result<Option<ModelReport>, CheckError> {
+    options
+        .model
+        .as_ref()
+        .map(|model| check_model::model_report(reference, current, model))
+        .transpose()
+}
+
+fn check_evidently(
+    reference: &Table,
+    current: &Table,
+    options: &CheckOptions,
+) -> Result<CheckReport, CheckError> {
+    options.drift.validate()?;
+    let selected = options.selected(reference.column_names());
+    if selected.is_empty() {
+        return Err(CheckError::NoColumns);
+    }
+    let columns = selected
+        .par_iter()
+        .map(|name| {
+            let kind = column_kind(reference, name, options)?;
+            let (ref_sample, cur_sample) =
+                rayon::join(|| sample(reference, name, kind), || sample(current, name, kind));
+            let (ref_sample, cur_sample) = (ref_sample?, cur_sample?);
+            let drift = evidently::column_drift(&ref_sample, &cur_sample, None).map_err(|e| {
+                CheckError::Column { path: current.path.clone(), source: name_column(e, name) }
+            })?;
+            Ok(EvidentlyColumn { column: name.clone(), kind, drift })
+        })
+        .collect::<Result<Vec<_>, CheckError>>()?;
+    let verdicts: Vec<_> = columns.iter().map(|c| c.drift).collect();
+    Ok(CheckReport {
+        mode: "evidently",
+        reference: reference.path.clone(),
+        current: current.path.clone(),
+        current_rows: current.rows(),
+        dataset: evidently::dataset_drift(&verdicts, options.drift.drift_share),
+        columns: ColumnReports::Evidently(columns),
+        model: None,
+    })
+}
+
+/// Evidently's errors do not know the column; give them its name.
+fn name_column(error: driftgauge_detectors::Error, name: &str) -> driftgauge_detectors::Error {
+    use driftgauge_detectors::Error;
+    match error {
+        Error::NotApplicable { reason, .. } => {
+            Error::NotApplicable { column: name.to_owned(), reason }
+        }
+        Error::KindMismatch { expected, found, .. } => {
+            Error::KindMismatch { column: name.to_owned(), expected, found }
+        }
+        other => other,
+    }
+}
+
+/// The raw non-missing values of a column, as Evidently sees them.
+fn sample(table: &Table, name: &str, kind: ColumnKind) -> Result<ColumnSample, CheckError> {
+    let data_type = table.data_type(name)?;
+    let column_error = |source| CheckError::Column { path: table.path.clone(), source };
+    let arrays = table.column(name)?;
+    match kind {
+        ColumnKind::Numeric => {
+            if !column::is_numeric(data_type) {
+                return Err(column_error(driftgauge_detectors::Error::KindMismatch {
+                    column: name.to_owned(),
+                    expected: "numeric",
+                    found: "categorical",
+                }));
+            }
+            let mut values = Vec::with_capacity(table.rows());
+            let mut scratch = Vec::new();
+            for array in &arrays {
+                column::for_each_f64_chunk(
+                    name,
+                    array.as_ref(),
+                    &mut scratch,
+                    |chunk, validity| match validity {
+                        None => values.extend(chunk.iter().filter(|x| x.is_finite())),
+                        Some(valid) => values.extend(
+                            chunk
+                                .iter()
+                                .zip(valid.iter())
+                                .filter(|(x, v)| *v && x.is_finite())
+                                .map(|(x, _)| *x),
+                        ),
+                    },
+                )
+                .map_err(column_error)?;
+            }
+            Ok(ColumnSample::Numeric { values, integer: column::is_integer(data_type) })
+        }
+        ColumnKind::Categorical => {
+            let mut values = Vec::with_capacity(table.rows());
+            for array in &arrays {
+                column::for_each_category(name, array.as_ref(), |category, rows| {
+                    if let Some(category) = category {
+                        values.extend(std::iter::repeat_n(category.to_owned(), rows as usize));
+                    }
+                })
+                .map_err(column_error)?;
+            }
+            Ok(ColumnSample::Categorical { values })
+        }
+    }
 }
 
 fn compare_column(

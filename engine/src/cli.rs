@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::ProfileOptions;
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::ks::KsMethod;
+use driftgauge_detectors::quality::BinaryClassificationConfig;
 
-use crate::check::{self, CheckOptions};
+use crate::check::{self, CheckOptions, Mode};
+use crate::check_model::{self, ModelOptions, Task};
 use crate::input::{Format, Table};
 use crate::render;
 
@@ -78,6 +80,27 @@ struct CheckArgs {
     format: Output,
     #[command(flatten)]
     columns: ColumnArgs,
+    /// Statistics contract: reference-fitted bins, or Evidently's DataDriftPreset (needs --reference).
+    #[arg(long, value_enum, default_value_t = Mode::Default, conflicts_with = "baseline")]
+    mode: Mode,
+    /// Prediction column (a class, a score in [0, 1], or a number); with --label, adds model quality.
+    #[arg(long, requires = "label")]
+    prediction: Option<String>,
+    /// Sensitive attribute columns for fairness slices (comma-separated; needs --prediction).
+    #[arg(long, value_delimiter = ',', requires = "prediction")]
+    sensitive: Vec<String>,
+    /// Model task; default: regression when the label is a float, else classification.
+    #[arg(long, value_enum)]
+    task: Option<Task>,
+    /// Positive class of the label (true/false, an integer or text).
+    #[arg(long, default_value = "1")]
+    positive_label: String,
+    /// Scores at or above this are predicted positive.
+    #[arg(long, default_value_t = 0.5)]
+    decision_threshold: f64,
+    /// Groups with fewer rows are shown but left out of fairness differences.
+    #[arg(long, default_value_t = 30)]
+    min_group_size: u64,
     /// Statistic deciding drift of numeric columns.
     #[arg(long, value_enum, default_value_t = TestArg::Psi)]
     numeric_test: TestArg,
@@ -222,7 +245,21 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         let test = DriftTest::from(test);
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
     };
+    let model = match (&args.columns.label, &args.prediction) {
+        (Some(label), Some(prediction)) => Some(ModelOptions {
+            sensitive: args.sensitive.clone(),
+            task: args.task,
+            classification: BinaryClassificationConfig {
+                positive_label: check_model::parse_positive_label(&args.positive_label),
+                threshold: args.decision_threshold,
+            },
+            min_group_size: args.min_group_size,
+            ..ModelOptions::new(label.clone(), prediction.clone())
+        }),
+        _ => None,
+    };
     let options = CheckOptions {
+        model,
         drift: DriftOptions {
             epsilon: args.epsilon,
             ks_method: args.ks_method.into(),
@@ -241,9 +278,12 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     );
     let current = current?;
     let report = match (reference?, &args.baseline) {
-        (Some(reference), _) => check::check(&reference, &current, &options)?,
+        (Some(reference), _) => check::check(&reference, &current, args.mode, &options)?,
         (None, Some(path)) => {
-            check::check_against(&check::read_baseline(path)?, path, &current, &options)?
+            let baseline = check::read_baseline(path)?;
+            let mut report = check::check_against(&baseline, path, &current, &options)?;
+            report.model = check::model_report(None, &current, &options)?;
+            report
         }
         (None, None) => unreachable!("clap requires --reference or --baseline"),
     };

@@ -10,6 +10,7 @@
 //! binary maps them to exit code 2.
 
 pub mod check;
+pub mod check_model;
 pub mod cli;
 pub mod input;
 pub mod render;

@@ -1,49 +1,41 @@
-//! Human-readable and JSON renderings of a check report.
+//! Human-readable rendering of a check report (JSON is the report's serde form).
 
 use driftgauge_detectors::drift::ColumnDrift;
 
-use crate::check::CheckReport;
+use crate::check::{CheckReport, ColumnReports, EvidentlyColumn};
+use crate::check_model::{ModelReport, Quality};
 
-/// The report as an aligned text table followed by the dataset verdict.
+/// The report as aligned text tables followed by the dataset verdict.
 pub fn table(report: &CheckReport) -> String {
-    let header = [
-        "column",
-        "kind",
-        "test",
-        "score",
-        "threshold",
-        "drift",
-        "psi",
-        "ks p",
-        "wass/std",
-        "missing",
-        "out of range",
-        "unseen",
-    ];
-    let rows: Vec<[String; 12]> = report.columns.iter().map(row).collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    out.push_str(&format!(
+    let mut out = format!(
         "driftgauge check ({} mode): {} ({} rows) against {}\n",
         report.mode,
         report.current.display(),
         report.current_rows,
         report.reference.display()
-    ));
-    let mut line = |cells: &[&str]| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
-        out.push_str(padded.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(&header);
-    for row in &rows {
-        line(&row.each_ref().map(String::as_str));
+    );
+    match &report.columns {
+        ColumnReports::Default(columns) => out.push_str(&aligned(
+            &[
+                "column",
+                "kind",
+                "test",
+                "score",
+                "threshold",
+                "drift",
+                "psi",
+                "ks p",
+                "wass/std",
+                "missing",
+                "out of range",
+                "unseen",
+            ],
+            columns.iter().map(default_row).collect(),
+        )),
+        ColumnReports::Evidently(columns) => out.push_str(&aligned(
+            &["column", "kind", "test", "score", "threshold", "drift"],
+            columns.iter().map(evidently_row).collect(),
+        )),
     }
     let d = &report.dataset;
     out.push_str(&format!(
@@ -54,18 +46,43 @@ pub fn table(report: &CheckReport) -> String {
         d.threshold * 100.0,
         if d.drifted { "DRIFT" } else { "no drift" }
     ));
+    if let Some(model) = &report.model {
+        out.push_str(&model_tables(model));
+    }
     out
 }
 
-fn row(c: &ColumnDrift) -> [String; 12] {
+fn aligned(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let padded: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn verdict(drifted: bool) -> String {
+    if drifted { "DRIFT".into() } else { "no".into() }
+}
+
+fn default_row(c: &ColumnDrift) -> Vec<String> {
     let quality = &c.data_quality;
-    [
+    vec![
         c.column.clone(),
         c.kind.name().to_owned(),
         format!("{:?}", c.decision.test).to_lowercase(),
         number(c.decision.score),
         number(Some(c.decision.threshold)),
-        if c.decision.drifted { "DRIFT".into() } else { "no".into() },
+        verdict(c.decision.drifted),
         number(c.psi),
         number(c.ks.map(|k| k.test.p_value)),
         number(c.wasserstein_normed),
@@ -73,6 +90,106 @@ fn row(c: &ColumnDrift) -> [String; 12] {
         percent(quality.out_of_range_share),
         percent(quality.unseen_share),
     ]
+}
+
+fn evidently_row(c: &EvidentlyColumn) -> Vec<String> {
+    vec![
+        c.column.clone(),
+        c.kind.name().to_owned(),
+        c.drift.test.name().to_owned(),
+        number(Some(c.drift.score)),
+        number(Some(c.drift.threshold)),
+        verdict(c.drift.drifted),
+    ]
+}
+
+fn model_tables(model: &ModelReport) -> String {
+    let mut out = String::from("\nmodel quality\n");
+    let files = [("reference", model.reference.as_ref()), ("current", Some(&model.current))];
+    let present = files.iter().filter_map(|(name, q)| q.map(|q| (*name, q)));
+    match &model.current {
+        Quality::Classification(_) => {
+            let rows = present
+                .filter_map(|(name, q)| match q {
+                    Quality::Classification(r) => Some(vec![
+                        name.to_owned(),
+                        r.rows.to_string(),
+                        number(Some(r.accuracy)),
+                        number(Some(r.precision)),
+                        number(Some(r.recall)),
+                        number(Some(r.f1)),
+                        number(r.roc_auc),
+                        number(r.log_loss),
+                        percent(Some(r.positive_rate)),
+                    ]),
+                    Quality::Regression(_) => None,
+                })
+                .collect();
+            out.push_str(&aligned(
+                &[
+                    "data",
+                    "rows",
+                    "accuracy",
+                    "precision",
+                    "recall",
+                    "f1",
+                    "roc auc",
+                    "log loss",
+                    "positive rate",
+                ],
+                rows,
+            ));
+        }
+        Quality::Regression(_) => {
+            let rows = present
+                .filter_map(|(name, q)| match q {
+                    Quality::Regression(r) => Some(vec![
+                        name.to_owned(),
+                        r.rows.to_string(),
+                        number(Some(r.mae)),
+                        number(Some(r.rmse)),
+                        number(Some(r.mape)),
+                        number(Some(r.r2)),
+                    ]),
+                    Quality::Classification(_) => None,
+                })
+                .collect();
+            out.push_str(&aligned(&["data", "rows", "mae", "rmse", "mape", "r2"], rows));
+        }
+    }
+    for slice in &model.fairness {
+        let r = &slice.report;
+        out.push_str(&format!("\nfairness by `{}` (current)\n", slice.attribute));
+        let rows = r
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.group.clone(),
+                    g.count.to_string(),
+                    percent(Some(g.selection_rate)),
+                    number(Some(g.tpr)),
+                    number(Some(g.fpr)),
+                    number(Some(g.accuracy)),
+                    if g.included { "yes".into() } else { "no (too small)".into() },
+                ]
+            })
+            .collect();
+        out.push_str(&aligned(
+            &["group", "rows", "selection", "tpr", "fpr", "accuracy", "included"],
+            rows,
+        ));
+        out.push_str(&format!(
+            "demographic parity difference {} ratio {}; equal opportunity difference {} ratio {}; equalized odds difference {} ratio {}\n",
+            number(r.demographic_parity_difference),
+            number(r.demographic_parity_ratio),
+            number(r.equal_opportunity_difference),
+            number(r.equal_opportunity_ratio),
+            number(r.equalized_odds_difference),
+            number(r.equalized_odds_ratio),
+        ));
+    }
+    out
 }
 
 fn number(value: Option<f64>) -> String {
@@ -99,5 +216,11 @@ mod tests {
         assert_eq!(number(Some(0.12345)), "0.1235");
         assert_eq!(number(Some(2.5e-7)), "2.500e-7");
         assert_eq!(percent(Some(0.5)), "50.00%");
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let text = aligned(&["a", "bb"], vec![vec!["long".into(), "x".into()]]);
+        assert_eq!(text, "a     bb\nlong  x\n");
     }
 }
