@@ -331,16 +331,7 @@ impl ColumnProfileBuilder {
             Self::Numeric { counts, values, scratch, .. } => {
                 column::for_each_f64_chunk(column, array, scratch, |chunk, validity| {
                     counts.update(chunk, validity, &[]);
-                    match validity {
-                        None => values.extend(chunk.iter().filter(|x| x.is_finite())),
-                        Some(valid) => values.extend(
-                            chunk
-                                .iter()
-                                .zip(valid.iter())
-                                .filter(|(x, v)| *v && x.is_finite())
-                                .map(|(x, _)| *x),
-                        ),
-                    }
+                    column::extend_finite(values, chunk, validity);
                 })
             }
             Self::Categorical { counts, null } => {

@@ -148,6 +148,17 @@ pub fn for_each_f64_chunk(
     Ok(())
 }
 
+/// Appends the finite, valid values of a chunk from [`for_each_f64_chunk`] to
+/// `values` (nulls, NaN and ±inf are left out).
+pub fn extend_finite(values: &mut Vec<f64>, chunk: &[f64], validity: Option<&BooleanBuffer>) {
+    match validity {
+        None => values.extend(chunk.iter().filter(|x| x.is_finite())),
+        Some(valid) => values.extend(
+            chunk.iter().zip(valid.iter()).filter(|(x, v)| *v && x.is_finite()).map(|(x, _)| *x),
+        ),
+    }
+}
+
 /// A category as read from a column: borrowed from the array where possible.
 pub type Category<'a> = Option<&'a str>;
 

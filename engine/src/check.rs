@@ -369,16 +369,7 @@ fn sample(table: &Table, name: &str, kind: ColumnKind) -> Result<ColumnSample, C
                     name,
                     array.as_ref(),
                     &mut scratch,
-                    |chunk, validity| match validity {
-                        None => values.extend(chunk.iter().filter(|x| x.is_finite())),
-                        Some(valid) => values.extend(
-                            chunk
-                                .iter()
-                                .zip(valid.iter())
-                                .filter(|(x, v)| *v && x.is_finite())
-                                .map(|(x, _)| *x),
-                        ),
-                    },
+                    |chunk, validity| column::extend_finite(&mut values, chunk, validity),
                 )
                 .map_err(column_error)?;
             }
