@@ -4,3 +4,6 @@ mod cli;
 mod golden_drift;
 mod golden_evidently;
 mod golden_quality;
+mod outbox;
+mod registry;
+mod streaming;

@@ -34,6 +34,15 @@ enum Command {
     /// Baseline profiles.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// The baseline registry: fit, list, show, activate, export, import, delete.
+    Registry(crate::registry::cli::RegistryArgs),
+    /// Run the streaming engine: Kafka in, event-time windows, Prometheus out.
+    Run(crate::streaming_cli::RunArgs),
+    /// A live demo on an in-process Kafka cluster, drifting after a while.
+    Demo(crate::streaming_cli::DemoArgs),
+    /// Check a streaming configuration file, or print the defaults.
+    #[command(subcommand)]
+    Config(crate::streaming_cli::ConfigCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +232,10 @@ where
     let result = match cli.command {
         Command::Check(args) => run_check(args, out),
         Command::Baseline(BaselineCommand::Fit(args)) => run_fit(args, err).map(|()| EXIT_OK),
+        Command::Registry(args) => crate::registry::cli::run(args, out, err),
+        Command::Run(args) => crate::streaming_cli::run(args, err),
+        Command::Demo(args) => crate::streaming_cli::demo(args, out),
+        Command::Config(command) => crate::streaming_cli::config(command, out, err),
     };
     result.unwrap_or_else(|error| {
         writeln!(err, "error: {error:#}").ok();

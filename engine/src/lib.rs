@@ -9,8 +9,22 @@
 //! Errors name the file and, where there is one, the column at fault; the
 //! binary maps them to exit code 2.
 
+pub mod catalog;
 pub mod check;
 pub mod check_model;
 pub mod cli;
+pub mod compute;
+pub mod config;
+pub mod decode;
+pub mod demo;
+pub mod events;
 pub mod input;
+pub mod metrics;
+pub mod outbox_store;
+pub mod pipeline;
+pub mod registry;
 pub mod render;
+pub mod server;
+pub mod source;
+pub mod streaming_cli;
+pub mod window;

@@ -1,0 +1,417 @@
+//! The metric catalogue: every series the engine exports, on its own
+//! [`prometheus::Registry`] (never the global one, so tests can run many
+//! engines in one process).
+//!
+//! Names follow Prometheus conventions: the `driftgauge_` prefix, base units
+//! (seconds, ratios), `_total` on counters. Label values come from baselines
+//! and configuration (model, version, feature, statistic, attribute) or from
+//! small fixed sets (reason, check, metric); fairness groups are capped per
+//! attribute by `fairness.max_groups`, so cardinality is bounded. Per-window
+//! series are written once per closed window, and the series of a model's
+//! previous baseline version are removed when a window of a new version is
+//! exported.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+
+use crate::compute::{WindowReport, statistic_name};
+
+/// Reasons a message is rejected (the `reason` label).
+pub const REJECT_REASONS: [&str; 7] =
+    ["not_json", "missing_field", "wrong_type", "unknown_model", "oversize", "bad_arrow", "empty"];
+
+/// Every metric of the engine.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Messages consumed from Kafka.
+    pub messages_consumed: IntCounter,
+    /// Events decoded and handed to the windows.
+    pub events_decoded: IntCounter,
+    /// Events (or unreadable messages) rejected, by reason.
+    pub events_rejected: IntCounterVec,
+    /// Events older than the watermark, by model.
+    pub events_late: IntCounterVec,
+    /// Kafka lag per partition: log end offset minus committed offset.
+    pub consumer_lag: IntGaugeVec,
+    /// Errors reported by the Kafka client.
+    pub kafka_errors: IntCounter,
+    /// Offset commits that failed.
+    pub commit_failures: IntCounter,
+    /// When offsets were last committed.
+    pub last_commit: Gauge,
+    /// Internal errors (bugs), by stage.
+    pub internal_errors: IntCounterVec,
+    /// Seconds to finish one model's window.
+    pub window_compute: Histogram,
+    /// End of the last closed window.
+    pub window_end: GaugeVec,
+    /// Events in the last closed window.
+    pub window_events: IntGaugeVec,
+    /// Statistic value per feature.
+    pub statistic: GaugeVec,
+    /// P-value per feature, for tests.
+    pub p_value: GaugeVec,
+    /// Threshold per feature and statistic.
+    pub threshold: GaugeVec,
+    /// Drift flag (0/1) per feature and statistic.
+    pub drift: GaugeVec,
+    /// Whether the statistic is the feature's deciding one (0/1).
+    pub deciding: GaugeVec,
+    /// Share of drifted features per model.
+    pub dataset_drift_share: GaugeVec,
+    /// Dataset drift flag per model.
+    pub dataset_drift: GaugeVec,
+    /// Data-quality shares per feature.
+    pub data_quality: GaugeVec,
+    /// Selection rate per attribute and group.
+    pub fairness_selection_rate: GaugeVec,
+    /// Events per attribute and group.
+    pub fairness_group_events: IntGaugeVec,
+    /// Disparities per attribute.
+    pub fairness_disparity: GaugeVec,
+    exported: Mutex<HashMap<String, Series>>,
+}
+
+/// Label sets written for one model's current version, to remove on retirement.
+#[derive(Debug, Default)]
+struct Series {
+    version: String,
+    model_version: bool,
+    features: Vec<[String; 2]>,
+    quality: Vec<[String; 2]>,
+    groups: Vec<[String; 2]>,
+    disparities: Vec<[String; 2]>,
+}
+
+/// Data-quality checks (the `check` label).
+pub const QUALITY_CHECKS: [&str; 3] = ["missing", "out_of_range", "unseen"];
+
+/// Fairness disparities (the `metric` label).
+pub const DISPARITIES: [&str; 6] = [
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+];
+
+const FEATURE: &[&str] = &["model", "version", "feature", "statistic"];
+const MODEL: &[&str] = &["model", "version"];
+
+impl Metrics {
+    /// A fresh catalogue on its own registry.
+    ///
+    /// # Panics
+    /// Never: names and labels are constants, registered once each.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        macro_rules! register {
+            ($metric:expr) => {{
+                let metric = $metric.expect("metric definitions are valid");
+                registry.register(Box::new(metric.clone())).expect("metric names are distinct");
+                metric
+            }};
+        }
+        let buckets =
+            vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+        let metrics = Self {
+            messages_consumed: register!(IntCounter::new(
+                "driftgauge_messages_consumed_total",
+                "Kafka messages consumed."
+            )),
+            events_decoded: register!(IntCounter::new(
+                "driftgauge_events_decoded_total",
+                "Events decoded and handed to the windows."
+            )),
+            events_rejected: register!(IntCounterVec::new(
+                Opts::new(
+                    "driftgauge_events_rejected_total",
+                    "Events rejected (or messages, when a message cannot be read at all), by reason."
+                ),
+                &["reason"]
+            )),
+            events_late: register!(IntCounterVec::new(
+                Opts::new(
+                    "driftgauge_events_late_total",
+                    "Events older than the watermark, counted and dropped, by model."
+                ),
+                &["model"]
+            )),
+            consumer_lag: register!(IntGaugeVec::new(
+                Opts::new(
+                    "driftgauge_kafka_consumer_lag_messages",
+                    "Log end offset minus committed offset, per partition."
+                ),
+                &["topic", "partition"]
+            )),
+            kafka_errors: register!(IntCounter::new(
+                "driftgauge_kafka_errors_total",
+                "Errors reported by the Kafka client."
+            )),
+            commit_failures: register!(IntCounter::new(
+                "driftgauge_kafka_commit_failures_total",
+                "Offset commits that failed (retried with the next closed window)."
+            )),
+            last_commit: register!(Gauge::new(
+                "driftgauge_last_commit_timestamp_seconds",
+                "When offsets were last committed, seconds since the epoch."
+            )),
+            internal_errors: register!(IntCounterVec::new(
+                Opts::new("driftgauge_internal_errors_total", "Internal errors (bugs), by stage."),
+                &["stage"]
+            )),
+            window_compute: register!(Histogram::with_opts(
+                HistogramOpts::new(
+                    "driftgauge_window_compute_seconds",
+                    "Time to finish one model's closed window."
+                )
+                .buckets(buckets)
+            )),
+            window_end: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_window_end_timestamp_seconds",
+                    "End of the model's last closed window, seconds since the epoch."
+                ),
+                MODEL
+            )),
+            window_events: register!(IntGaugeVec::new(
+                Opts::new("driftgauge_window_events", "Events in the model's last closed window."),
+                MODEL
+            )),
+            statistic: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_statistic",
+                    "Drift statistic of a feature in the last closed window (a distance, or a test statistic)."
+                ),
+                FEATURE
+            )),
+            p_value: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_p_value",
+                    "P-value of a drift test (ks, chi_square, z)."
+                ),
+                FEATURE
+            )),
+            threshold: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_threshold",
+                    "Threshold of the statistic: drift at or above it for distances, below it for p-values."
+                ),
+                FEATURE
+            )),
+            drift: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_detected",
+                    "1 if the statistic crossed its threshold in the last closed window, else 0."
+                ),
+                FEATURE
+            )),
+            deciding: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_deciding",
+                    "1 for the statistic that decides the feature's drift, else 0."
+                ),
+                FEATURE
+            )),
+            dataset_drift_share: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_dataset_drift_share_ratio",
+                    "Share of the model's features that drifted in the last closed window."
+                ),
+                MODEL
+            )),
+            dataset_drift: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_dataset_drift_detected",
+                    "1 if the share of drifted features reached drift.drift_share, else 0."
+                ),
+                MODEL
+            )),
+            data_quality: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_data_quality_ratio",
+                    "Share of a feature's values that are missing, out of the baseline range, or unseen categories."
+                ),
+                &["model", "version", "feature", "check"]
+            )),
+            fairness_selection_rate: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_fairness_selection_rate_ratio",
+                    "Share of a group's events predicted positive."
+                ),
+                &["model", "version", "attribute", "group"]
+            )),
+            fairness_group_events: register!(IntGaugeVec::new(
+                Opts::new(
+                    "driftgauge_fairness_group_events",
+                    "Events of a group in the last closed window."
+                ),
+                &["model", "version", "attribute", "group"]
+            )),
+            fairness_disparity: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_fairness_disparity",
+                    "Disparity between an attribute's groups (differences and ratios, Fairlearn's definitions)."
+                ),
+                &["model", "version", "attribute", "metric"]
+            )),
+            exported: Mutex::new(HashMap::new()),
+            registry,
+        };
+        for reason in REJECT_REASONS {
+            metrics.events_rejected.with_label_values(&[reason]);
+        }
+        metrics
+    }
+
+    /// The registry, for embedding in another exporter.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The text exposition of every series.
+    pub fn encode(&self) -> String {
+        let mut buffer = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer).ok();
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+
+    /// Writes the series of one closed window.
+    pub fn export_window(&self, report: &WindowReport) {
+        let (model, version) = (&*report.model, &*report.version);
+        let mut exported = self.exported.lock().unwrap_or_else(|p| p.into_inner());
+        let series = exported.entry(model.to_owned()).or_default();
+        if series.model_version && series.version != version {
+            self.retire(model, series);
+        }
+        series.version = version.to_owned();
+        series.model_version = true;
+
+        self.window_end.with_label_values(&[model, version]).set(report.end_ms as f64 / 1000.0);
+        self.window_events
+            .with_label_values(&[model, version])
+            .set(i64::try_from(report.rows).unwrap_or(i64::MAX));
+        self.dataset_drift_share.with_label_values(&[model, version]).set(report.dataset.share);
+        self.dataset_drift
+            .with_label_values(&[model, version])
+            .set(f64::from(u8::from(report.dataset.drifted)));
+        self.window_compute.observe(report.compute_seconds);
+
+        for (column, statistics) in report.columns.iter().zip(&report.statistics) {
+            let feature = column.column.as_str();
+            for stat in statistics {
+                let name = statistic_name(stat.test);
+                let labels = [model, version, feature, name];
+                self.statistic.with_label_values(&labels).set(stat.value);
+                if let Some(p) = stat.p_value {
+                    self.p_value.with_label_values(&labels).set(p);
+                }
+                self.threshold.with_label_values(&labels).set(stat.threshold);
+                self.drift.with_label_values(&labels).set(f64::from(u8::from(stat.drifted)));
+                self.deciding.with_label_values(&labels).set(f64::from(u8::from(stat.deciding)));
+                remember(&mut series.features, [feature, name]);
+            }
+            let quality = &column.data_quality;
+            for (check, share) in [
+                ("missing", quality.missing_share),
+                ("out_of_range", quality.out_of_range_share),
+                ("unseen", quality.unseen_share),
+            ] {
+                if let Some(share) = share.filter(|s| !s.is_nan()) {
+                    self.data_quality
+                        .with_label_values(&[model, version, feature, check])
+                        .set(share);
+                    remember(&mut series.quality, [feature, check]);
+                }
+            }
+        }
+
+        for fairness in &report.fairness {
+            let attribute = fairness.attribute.as_str();
+            for group in &fairness.selection.groups {
+                let labels = [model, version, attribute, group.group.as_str()];
+                self.fairness_selection_rate.with_label_values(&labels).set(group.selection_rate);
+                self.fairness_group_events
+                    .with_label_values(&labels)
+                    .set(i64::try_from(group.count).unwrap_or(i64::MAX));
+                remember(&mut series.groups, [attribute, group.group.as_str()]);
+            }
+            let selection = &fairness.selection;
+            let outcomes = &fairness.outcomes;
+            for (metric, value) in [
+                ("demographic_parity_difference", selection.demographic_parity_difference),
+                ("demographic_parity_ratio", selection.demographic_parity_ratio),
+                ("equal_opportunity_difference", outcomes.equal_opportunity_difference),
+                ("equal_opportunity_ratio", outcomes.equal_opportunity_ratio),
+                ("equalized_odds_difference", outcomes.equalized_odds_difference),
+                ("equalized_odds_ratio", outcomes.equalized_odds_ratio),
+            ] {
+                let labels = [model, version, attribute, metric];
+                match value.filter(|v| !v.is_nan()) {
+                    Some(value) => {
+                        self.fairness_disparity.with_label_values(&labels).set(value);
+                        remember(&mut series.disparities, [attribute, metric]);
+                    }
+                    // A disparity that cannot be computed this window (one group
+                    // too small) is absent rather than stale.
+                    None => {
+                        self.fairness_disparity.remove_label_values(&labels).ok();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every series of `model`'s previous version.
+    fn retire(&self, model: &str, series: &mut Series) {
+        let version = series.version.as_str();
+        // Removing a series that was never written is harmless.
+        for vec in [&self.window_end, &self.dataset_drift_share, &self.dataset_drift] {
+            vec.remove_label_values(&[model, version]).ok();
+        }
+        self.window_events.remove_label_values(&[model, version]).ok();
+        for [feature, name] in series.features.drain(..) {
+            let labels = [model, version, feature.as_str(), name.as_str()];
+            for vec in
+                [&self.statistic, &self.p_value, &self.threshold, &self.drift, &self.deciding]
+            {
+                vec.remove_label_values(&labels).ok();
+            }
+        }
+        for [feature, check] in series.quality.drain(..) {
+            self.data_quality
+                .remove_label_values(&[model, version, feature.as_str(), check.as_str()])
+                .ok();
+        }
+        for [attribute, group] in series.groups.drain(..) {
+            let labels = [model, version, attribute.as_str(), group.as_str()];
+            self.fairness_selection_rate.remove_label_values(&labels).ok();
+            self.fairness_group_events.remove_label_values(&labels).ok();
+        }
+        for [attribute, metric] in series.disparities.drain(..) {
+            self.fairness_disparity
+                .remove_label_values(&[model, version, attribute.as_str(), metric.as_str()])
+                .ok();
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn remember(list: &mut Vec<[String; 2]>, labels: [&str; 2]) {
+    if !list.iter().any(|l| l[0] == labels[0] && l[1] == labels[1]) {
+        list.push([labels[0].to_owned(), labels[1].to_owned()]);
+    }
+}

@@ -1,0 +1,361 @@
+//! The webhook outbox on SQLite: [`SqliteOutbox`] implements
+//! [`OutboxStore`] for the alerting crate's delivery loop.
+//!
+//! A retraining trigger is committed here before any request is made, so it
+//! survives an engine restart or a receiver outage and is delivered at least
+//! once, always with its original event id (see
+//! [`driftgauge_alerting::outbox`] for the contract).
+//!
+//! # Where it lives
+//!
+//! In the engine's one database file, beside the baseline registry (table
+//! `webhook_outbox`, migration `V2__outbox.sql`; see
+//! [`crate::registry::db`]). One file is one thing to back up and one set of
+//! connection settings, and it is what lets the streaming engine commit a
+//! window's checkpoint and the triggers that window fired in one transaction
+//! later. Nothing stops a deployment from giving the outbox a file of its own:
+//! [`SqliteOutbox::open`] applies the same schema to any path.
+//!
+//! # Blocking and sharing
+//!
+//! Every method blocks on SQLite; the delivery loop already calls them inside
+//! `spawn_blocking`. The connection sits behind a [`Mutex`] because the trait
+//! is `Sync` and a rusqlite connection is not; the loop makes one call at a time
+//! per message, so the lock is never contended for long. Separate connections
+//! (this one and a [`Registry`](crate::registry::Registry)) share the file
+//! through WAL and the busy timeout.
+//!
+//! Times are stored as Unix milliseconds; a stored time reads back truncated to
+//! the millisecond, far below any backoff step.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use driftgauge_alerting::outbox::{
+    MessageStatus, OutboxKey, OutboxMessage, OutboxStore, StoredMessage,
+};
+use driftgauge_alerting::{Error, Result};
+use rusqlite::{Connection, OptionalExtension as _, Row};
+
+use crate::registry::db::{self, DbError};
+
+/// An [`OutboxStore`] in the engine's SQLite database. See the
+/// [module docs](self).
+#[derive(Debug)]
+pub struct SqliteOutbox {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// A rusqlite error with the database named, as the alerting crate's
+/// [`Error::Store`] source.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct StoreError {
+    /// The database file.
+    pub path: PathBuf,
+    /// SQLite's error.
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+const COLUMNS: &str = "event_id, target, model, rule, event_type, body, created_at_ms, attempts, \
+                       next_attempt_ms, last_error, status, finished_at_ms";
+
+impl SqliteOutbox {
+    /// Opens the outbox in the database at `path`, creating the file and
+    /// migrating its schema as needed.
+    ///
+    /// # Errors
+    /// [`DbError`] naming the file: it cannot be opened, or was written by a
+    /// newer driftgauge.
+    pub fn open(path: impl AsRef<Path>) -> std::result::Result<Self, DbError> {
+        let path = path.as_ref();
+        Ok(Self { conn: Mutex::new(db::open(path)?), path: path.to_owned() })
+    }
+
+    /// An outbox in memory, lost when dropped: for demos and tests.
+    ///
+    /// # Errors
+    /// [`DbError`] if SQLite cannot allocate it.
+    pub fn open_in_memory() -> std::result::Result<Self, DbError> {
+        Ok(Self { conn: Mutex::new(db::open_in_memory()?), path: PathBuf::from(":memory:") })
+    }
+
+    /// The database file (`:memory:` for an in-memory outbox).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every stored message with its status, oldest first: for operators and
+    /// tests.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the database fails.
+    pub fn messages(&self) -> Result<Vec<StoredMessage>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM webhook_outbox ORDER BY created_at_ms, event_id, target"
+            ))
+            .map_err(self.error("messages"))?;
+        let rows = statement.query_map([], stored_from_row).map_err(self.error("messages"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.error("messages"))
+    }
+
+    /// Deletes delivered and dead messages that finished before `cutoff`, and
+    /// returns how many. Run it now and then so the table does not grow without
+    /// bound; keep at least as long as a window can be replayed, because a
+    /// deleted message no longer stops a replay from enqueueing it again.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the database fails.
+    pub fn purge_finished_before(&self, cutoff: DateTime<Utc>) -> Result<usize> {
+        self.conn()
+            .execute(
+                "DELETE FROM webhook_outbox WHERE status <> 'pending' AND finished_at_ms < ?1",
+                [cutoff.timestamp_millis()],
+            )
+            .map_err(self.error("purge"))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // Each method is one statement, atomic in SQLite; a panic elsewhere
+        // while the lock was held cannot have left a half-applied change.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn error(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Store {
+            operation,
+            source: Box::new(StoreError { path: self.path.clone(), source }),
+        }
+    }
+
+    fn update(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<()> {
+        self.conn().execute(sql, params).map(drop).map_err(self.error(operation))
+    }
+}
+
+impl OutboxStore for SqliteOutbox {
+    fn enqueue(&self, message: &OutboxMessage) -> Result<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                &format!(
+                    "INSERT OR IGNORE INTO webhook_outbox ({COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', NULL)"
+                ),
+                rusqlite::params![
+                    message.event_id,
+                    message.target,
+                    message.model,
+                    message.rule,
+                    message.event_type,
+                    message.body,
+                    message.created_at.timestamp_millis(),
+                    message.attempts,
+                    message.next_attempt_at.timestamp_millis(),
+                    message.last_error,
+                ],
+            )
+            .map_err(self.error("enqueue"))?;
+        Ok(changed == 1)
+    }
+
+    fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM webhook_outbox
+                 WHERE status = 'pending' AND next_attempt_ms <= ?1
+                 ORDER BY next_attempt_ms, created_at_ms
+                 LIMIT ?2"
+            ))
+            .map_err(self.error("due"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement
+            .query_map((now.timestamp_millis(), limit), |row| {
+                stored_from_row(row).map(|stored| stored.message)
+            })
+            .map_err(self.error("due"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.error("due"))
+    }
+
+    fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let millis: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT min(next_attempt_ms) FROM webhook_outbox WHERE status = 'pending'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.error("next_due_at"))?
+            .flatten();
+        Ok(millis.map(from_millis))
+    }
+
+    fn mark_delivered(&self, key: &OutboxKey, attempts: u32, at: DateTime<Utc>) -> Result<()> {
+        self.update(
+            "mark_delivered",
+            "UPDATE webhook_outbox SET status = 'delivered', attempts = ?3, finished_at_ms = ?4
+             WHERE event_id = ?1 AND target = ?2",
+            (&key.event_id, &key.target, attempts, at.timestamp_millis()),
+        )
+    }
+
+    fn record_failure(
+        &self,
+        key: &OutboxKey,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        last_error: &str,
+    ) -> Result<()> {
+        self.update(
+            "record_failure",
+            "UPDATE webhook_outbox SET attempts = ?3, next_attempt_ms = ?4, last_error = ?5
+             WHERE event_id = ?1 AND target = ?2",
+            (&key.event_id, &key.target, attempts, next_attempt_at.timestamp_millis(), last_error),
+        )
+    }
+
+    fn mark_dead(
+        &self,
+        key: &OutboxKey,
+        attempts: u32,
+        last_error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.update(
+            "mark_dead",
+            "UPDATE webhook_outbox
+             SET status = 'dead', attempts = ?3, last_error = ?4, finished_at_ms = ?5
+             WHERE event_id = ?1 AND target = ?2",
+            (&key.event_id, &key.target, attempts, last_error, at.timestamp_millis()),
+        )
+    }
+
+    fn pending_count(&self) -> Result<u64> {
+        self.conn()
+            .query_row("SELECT count(*) FROM webhook_outbox WHERE status = 'pending'", [], |row| {
+                row.get(0)
+            })
+            .map_err(self.error("pending_count"))
+    }
+}
+
+fn from_millis(millis: i64) -> DateTime<Utc> {
+    // Every stored time came from a `DateTime<Utc>`, so it is in range.
+    DateTime::from_timestamp_millis(millis).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let status: String = row.get(10)?;
+    let status = match status.as_str() {
+        "delivered" => MessageStatus::Delivered,
+        "dead" => MessageStatus::Dead,
+        // The table's CHECK constraint allows only these three.
+        _ => MessageStatus::Pending,
+    };
+    Ok(StoredMessage {
+        message: OutboxMessage {
+            event_id: row.get(0)?,
+            target: row.get(1)?,
+            model: row.get(2)?,
+            rule: row.get(3)?,
+            event_type: row.get(4)?,
+            body: row.get(5)?,
+            created_at: from_millis(row.get(6)?),
+            attempts: row.get(7)?,
+            next_attempt_at: from_millis(row.get(8)?),
+            last_error: row.get(9)?,
+        },
+        status,
+        finished_at: row.get::<_, Option<i64>>(11)?.map(from_millis),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid")
+    }
+
+    fn msg(id: &str, target: &str, at: i64) -> OutboxMessage {
+        OutboxMessage {
+            event_id: id.into(),
+            target: target.into(),
+            model: "m".into(),
+            rule: "r".into(),
+            event_type: "dev.driftgauge.retrain.requested".into(),
+            body: "{}".into(),
+            created_at: t(at),
+            attempts: 0,
+            next_attempt_at: t(at),
+            last_error: None,
+        }
+    }
+
+    /// The same behaviour as the alerting crate's `MemoryOutbox` tests.
+    #[test]
+    fn behaves_like_the_contract() {
+        let o = SqliteOutbox::open_in_memory().expect("open");
+        assert!(o.enqueue(&msg("e1", "http://a", 0)).expect("ok"));
+        assert!(!o.enqueue(&msg("e1", "http://a", 5)).expect("ok"), "same key: ignored");
+        assert!(o.enqueue(&msg("e1", "http://b", 0)).expect("ok"), "other target");
+        assert_eq!(o.pending_count().expect("ok"), 2);
+        for (id, at) in [("late", 30), ("early", 10), ("mid", 20)] {
+            o.enqueue(&msg(id, "http://c", at)).expect("ok");
+        }
+        let ids = |v: Vec<OutboxMessage>| v.into_iter().map(|m| m.event_id).collect::<Vec<_>>();
+        assert_eq!(ids(o.due(t(25), 10).expect("ok")), ["e1", "e1", "early", "mid"]);
+        assert_eq!(ids(o.due(t(100), 1).expect("ok")), ["e1"]);
+        assert_eq!(o.next_due_at().expect("ok"), Some(t(0)));
+
+        let m = msg("late", "http://c", 30);
+        o.record_failure(&m.key(), 1, t(60), "connection refused").expect("ok");
+        assert!(o.due(t(59), 10).expect("ok").iter().all(|m| m.event_id != "late"));
+        let again = o.due(t(60), 10).expect("ok");
+        let late = again.iter().find(|m| m.event_id == "late").expect("due at 60");
+        assert_eq!((late.attempts, late.last_error.as_deref()), (1, Some("connection refused")));
+
+        o.mark_delivered(&m.key(), 2, t(61)).expect("ok");
+        o.mark_dead(&msg("mid", "http://c", 0).key(), 1, "HTTP 400", t(62)).expect("ok");
+        assert!(!o.enqueue(&m).expect("ok"), "a delivered event is not re-enqueued");
+        let finished: Vec<(String, MessageStatus, u32, Option<DateTime<Utc>>)> = o
+            .messages()
+            .expect("ok")
+            .into_iter()
+            .filter(|s| s.status != MessageStatus::Pending)
+            .map(|s| (s.message.event_id, s.status, s.message.attempts, s.finished_at))
+            .collect();
+        assert_eq!(
+            finished,
+            [
+                ("mid".to_owned(), MessageStatus::Dead, 1, Some(t(62))),
+                ("late".to_owned(), MessageStatus::Delivered, 2, Some(t(61))),
+            ]
+        );
+        assert_eq!(o.pending_count().expect("ok"), 3);
+        assert_eq!(o.purge_finished_before(t(62)).expect("ok"), 1, "only the delivered one");
+        assert_eq!(o.messages().expect("ok").len(), 4);
+    }
+
+    #[test]
+    fn an_empty_outbox_has_nothing_due() {
+        let o = SqliteOutbox::open_in_memory().expect("open");
+        assert_eq!(o.next_due_at().expect("ok"), None);
+        assert!(o.due(t(0), 10).expect("ok").is_empty());
+        assert_eq!(o.pending_count().expect("ok"), 0);
+    }
+}

@@ -1,0 +1,248 @@
+//! The engine's SQLite database: connection settings and schema migrations.
+//!
+//! One file holds everything the engine keeps: the baseline registry
+//! ([`super::Registry`]) and the webhook outbox
+//! ([`SqliteOutbox`](crate::outbox_store::SqliteOutbox)); the streaming engine's
+//! checkpoints are meant to join them, so that window state, offsets and the
+//! triggers a window fired can be committed in one transaction. Every opener
+//! applies the whole schema, so any of them may be the first to touch a file.
+//!
+//! # Migrations
+//!
+//! Each schema change is a file `engine/migrations/V<n>__<name>.sql`, embedded
+//! in the binary and listed in [`MIGRATIONS`]. Opening a database applies the
+//! ones it lacks, in order, in one `IMMEDIATE` transaction (so two processes
+//! opening the same new file do not both migrate it), and records the result in
+//! `PRAGMA user_version` (the authority: it lives in the file header, so even a
+//! file without tables answers) and in a `schema_migrations` history table. A
+//! database whose version is newer than [`SCHEMA_VERSION`] was written by a newer
+//! driftgauge and is refused rather than guessed at. Migrations are never edited
+//! once released; a change is a new file.
+//!
+//! # Connection settings
+//!
+//! * `journal_mode = WAL`: readers (the CLI, a dashboard) never block the
+//!   engine's writer, and a commit is one append to the log.
+//! * `synchronous` stays at SQLite's default (`FULL`): a committed outbox row or
+//!   checkpoint survives a power cut, not only a process crash. Commits are per
+//!   window or per trigger, not per event, so the extra `fsync` is cheap.
+//! * `foreign_keys = ON`: SQLite leaves them off by default; the registry relies
+//!   on them to keep the active-version pointer valid.
+//! * A busy timeout of [`BUSY_TIMEOUT`], so a writer waits for another process's
+//!   transaction instead of failing at once with `SQLITE_BUSY`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// How long a statement waits for another connection's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One schema change.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The `n` of `V<n>__<name>.sql`; versions run 1, 2, 3, ... without gaps.
+    pub version: u32,
+    /// The `<name>` of the file.
+    pub name: &'static str,
+    /// The SQL, run as one batch.
+    pub sql: &'static str,
+}
+
+/// Every migration, in order. A new file in `engine/migrations/` must be added
+/// here (a unit test checks that the two agree).
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sql: include_str!("../../migrations/V1__registry.sql"),
+    },
+    Migration { version: 2, name: "outbox", sql: include_str!("../../migrations/V2__outbox.sql") },
+];
+
+/// The schema version this build writes: the last migration's.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// What an in-memory database is called in messages.
+const IN_MEMORY: &str = ":memory:";
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite could not open the file or apply the connection settings.
+    #[error("{path}: cannot open the database")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer driftgauge.
+    #[error(
+        "{path}: the database has schema version {found}, but this driftgauge supports \
+         versions up to {supported}; it was written by a newer driftgauge, so upgrade \
+         this one (the file is left untouched)"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: u32,
+        /// [`SCHEMA_VERSION`].
+        supported: u32,
+    },
+    /// A migration failed; the transaction was rolled back, the file is unchanged.
+    #[error("{path}: schema migration V{version}__{name} failed (the file is unchanged)")]
+    Migrate {
+        /// The database file.
+        path: PathBuf,
+        /// The migration's version.
+        version: u32,
+        /// The migration's name.
+        name: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// Opens (creating if needed) the database at `path` and brings its schema up
+/// to [`SCHEMA_VERSION`].
+///
+/// # Errors
+/// [`DbError`] naming the file.
+pub(crate) fn open(path: &Path) -> Result<Connection, DbError> {
+    let conn =
+        Connection::open(path).map_err(|source| DbError::Open { path: path.to_owned(), source })?;
+    prepare(conn, path)
+}
+
+/// An in-memory database with the current schema, for demos and tests.
+///
+/// # Errors
+/// [`DbError`] if SQLite cannot allocate it.
+pub(crate) fn open_in_memory() -> Result<Connection, DbError> {
+    let path = Path::new(IN_MEMORY);
+    let conn = Connection::open_in_memory()
+        .map_err(|source| DbError::Open { path: path.to_owned(), source })?;
+    prepare(conn, path)
+}
+
+fn prepare(mut conn: Connection, path: &Path) -> Result<Connection, DbError> {
+    let open_error = |source| DbError::Open { path: path.to_owned(), source };
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(open_error)?;
+    // Returns the resulting mode: `wal` for files, `memory` for in-memory
+    // databases, where WAL does not apply and is not needed.
+    let _mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(open_error)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Applies the migrations `conn` lacks. Returns the versions applied.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<Vec<u32>, DbError> {
+    let open_error = |source| DbError::Open { path: path.to_owned(), source };
+    // IMMEDIATE takes the write lock before reading the version, so a second
+    // process opening a new file waits and then finds nothing left to do.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(open_error)?;
+    let found: u32 =
+        tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
+    if found > SCHEMA_VERSION {
+        return Err(DbError::TooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+    }
+    let pending: Vec<&Migration> = MIGRATIONS.iter().filter(|m| m.version > found).collect();
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = super::now();
+    for migration in &pending {
+        let failed = |source| DbError::Migrate {
+            path: path.to_owned(),
+            version: migration.version,
+            name: migration.name,
+            source,
+        };
+        tx.execute_batch(migration.sql).map_err(failed)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version     INTEGER NOT NULL PRIMARY KEY,
+                 name        TEXT    NOT NULL,
+                 applied_at  TEXT    NOT NULL
+             ) STRICT",
+        )
+        .map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            (migration.version, migration.name, &now),
+        )
+        .map_err(failed)?;
+        // `user_version` is part of the transaction: a rollback restores it.
+        tx.pragma_update(None, "user_version", migration.version).map_err(failed)?;
+    }
+    tx.commit().map_err(open_error)?;
+    Ok(pending.iter().map(|m| m.version).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_without_gaps_and_match_the_files() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "{} is out of order", m.name);
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("migrations dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort_by_key(|name| {
+            name.trim_start_matches('V').split("__").next().and_then(|n| n.parse::<u32>().ok())
+        });
+        let listed: Vec<String> =
+            MIGRATIONS.iter().map(|m| format!("V{}__{}.sql", m.version, m.name)).collect();
+        assert_eq!(files, listed, "every file in migrations/ is listed in MIGRATIONS");
+    }
+
+    #[test]
+    fn a_fresh_database_gets_every_migration_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let mut conn = open(&path).expect("open");
+        let version: u32 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+        assert_eq!(mode, "wal");
+        let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).expect("fk");
+        assert!(fk);
+        assert!(migrate(&mut conn, &path).expect("again").is_empty(), "nothing left to apply");
+        drop(conn);
+        let conn = open(&path).expect("reopen");
+        let history: u32 =
+            conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).expect("n");
+        assert_eq!(history, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_file_unchanged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let conn = Connection::open(&path).expect("open");
+        // A table a migration wants to create already exists: V1 fails.
+        conn.execute_batch("CREATE TABLE models (x INTEGER)").expect("clash");
+        drop(conn);
+        let error = open(&path).expect_err("V1 clashes");
+        assert!(matches!(error, DbError::Migrate { version: 1, .. }), "{error:?}");
+        let conn = Connection::open(&path).expect("open");
+        let version: u32 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        assert_eq!(version, 0);
+    }
+}

@@ -1,0 +1,210 @@
+//! The streaming commands: `driftgauge run`, `driftgauge demo` and
+//! `driftgauge config`. [`crate::cli`] parses the command line and dispatches
+//! here; each command builds its own tokio runtime, because the CLI entry
+//! point is synchronous.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use tokio::sync::watch;
+
+use crate::catalog::{BaselineSource, RegistryBaselines, StaticBaselines};
+use crate::config::{Config, LogConfig, LogFormat};
+use crate::demo::{self, DemoOptions};
+use crate::pipeline::Engine;
+
+/// `driftgauge run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file (TOML); the embedded defaults fill what it leaves out.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// `driftgauge demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Bootstrap servers of a real Kafka cluster, instead of the in-process mock cluster.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
+    /// Window length in seconds.
+    #[arg(long, default_value_t = DemoOptions::default().window_secs)]
+    pub window_secs: u64,
+    /// Seconds after the start at which the stream begins to drift.
+    #[arg(long, default_value_t = DemoOptions::default().drift_after_secs)]
+    pub drift_after_secs: u64,
+    /// Events per second per model.
+    #[arg(long, default_value_t = DemoOptions::default().rate)]
+    pub rate: u32,
+    /// Where /metrics is served (port 0 picks a free one).
+    #[arg(long, default_value_t = DemoOptions::default().metrics_address)]
+    pub metrics_address: SocketAddr,
+    /// Topic to produce to and consume from.
+    #[arg(long, default_value_t = DemoOptions::default().topic)]
+    pub topic: String,
+    /// Log filter for the engine's own log lines (on stderr).
+    #[arg(long, default_value = "warn")]
+    pub log_level: String,
+}
+
+/// `driftgauge config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file (with environment overrides); list every error.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Print the embedded defaults, every key documented.
+    Defaults,
+}
+
+/// Runs `driftgauge run`.
+///
+/// # Errors
+/// Configuration, baseline and startup errors, to print with `{:#}`.
+pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(errors) => {
+            writeln!(err, "error: {errors}")?;
+            return Ok(crate::cli::EXIT_ERROR);
+        }
+    };
+    init_tracing(&config.log);
+    let baselines: Arc<dyn BaselineSource> = match &config.baselines.registry_path {
+        Some(path) => Arc::new(RegistryBaselines::open(path)?),
+        None => Arc::new(StaticBaselines::from_files(&config.baselines.files)?),
+    };
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let engine = Engine::new(config, baselines);
+        let running = engine.start(shutdown_rx).await?;
+        wait_for_signal().await;
+        tracing::info!("Shutting down: exporting open windows and committing offsets.");
+        shutdown_tx.send_replace(true);
+        let summary = running.wait().await?;
+        tracing::info!(windows = summary.windows, events = summary.events, "Stopped.");
+        anyhow::Ok(())
+    })?;
+    Ok(crate::cli::EXIT_OK)
+}
+
+/// Runs `driftgauge demo`.
+///
+/// # Errors
+/// Kafka and engine startup errors.
+pub fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    init_tracing(&LogConfig { format: LogFormat::Text, level: args.log_level.clone() });
+    let options = DemoOptions {
+        brokers: args.brokers,
+        duration: args.duration_secs.map(Duration::from_secs),
+        window_secs: args.window_secs,
+        drift_after_secs: args.drift_after_secs,
+        rate: args.rate,
+        metrics_address: args.metrics_address,
+        topic: args.topic,
+    };
+    let runtime = runtime()?;
+    runtime.block_on(demo::run(options, out)).context("demo failed")?;
+    Ok(crate::cli::EXIT_OK)
+}
+
+/// Runs `driftgauge config ...`.
+///
+/// # Errors
+/// Output errors only; configuration errors are the command's result.
+pub fn config(
+    command: ConfigCommand,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    match command {
+        ConfigCommand::Defaults => {
+            out.write_all(crate::config::DEFAULT_TOML.as_bytes())?;
+            Ok(crate::cli::EXIT_OK)
+        }
+        ConfigCommand::Check { file } => match Config::load(Some(&file)) {
+            Ok(config) => {
+                writeln!(out, "{}: ok", file.display())?;
+                let window = &config.window;
+                writeln!(
+                    out,
+                    "  windows: {} s every {} s, {} s allowed lateness",
+                    window.size_ms / 1000,
+                    window.slide_ms / 1000,
+                    window.allowed_lateness_ms / 1000
+                )?;
+                for stream in &config.streams {
+                    writeln!(
+                        out,
+                        "  stream {}: {:?} topics {}",
+                        stream.name,
+                        stream.format,
+                        stream.topics.join(", ")
+                    )?;
+                }
+                writeln!(out, "  metrics: http://{}/metrics", config.server_address)?;
+                for (key, value) in config.masked_kafka_properties() {
+                    writeln!(out, "  kafka {key} = {value}")?;
+                }
+                Ok(crate::cli::EXIT_OK)
+            }
+            Err(errors) => {
+                writeln!(err, "{}: {errors}", file.display())?;
+                Ok(crate::cli::EXIT_ERROR)
+            }
+        },
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("driftgauge-io")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Installs the log subscriber once per process (later calls keep the first).
+pub fn init_tracing(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // An already-installed subscriber (tests running commands in-process) wins.
+    let _installed = match log.format {
+        LogFormat::Text => builder.try_init().is_ok(),
+        LogFormat::Json => builder.json().try_init().is_ok(),
+    };
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                tokio::signal::ctrl_c().await.ok();
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok();
+    }
+}

@@ -1,0 +1,276 @@
+//! The webhook outbox on SQLite across an engine restart: triggers enqueued
+//! while the receiver is down survive the process, and a new delivery loop on
+//! the reopened file delivers each exactly once with its original event id.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use driftgauge_alerting::outbox::{MessageStatus, OutboxStore};
+use driftgauge_alerting::policy::{
+    Condition, DatasetDriftShareCondition, Decision, FeatureScore, PolicyConfig, PolicyEngine,
+    RuleConfig, Severity, WindowOutcome,
+};
+use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
+use driftgauge_alerting::webhook::{WebhookConfig, WebhookDelivery, WebhookHandle, WebhookTarget};
+use driftgauge_engine::outbox_store::SqliteOutbox;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The Standard Webhooks test-vector secret.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// One request as the receiver saw it: header names lower-cased.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A receiver on a fixed loopback address that answers every request `200 OK`.
+struct Receiver {
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    async fn start_at(addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("rebind the reserved port");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let Some((request, mut stream)) = read_request(stream).await else { return };
+                    log.lock().unwrap().push(request);
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                    // The client may already have gone; nothing to do about it here.
+                    drop(stream.write_all(reply.as_bytes()).await);
+                    drop(stream.shutdown().await);
+                });
+            }
+        });
+        Self { received, task }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn read_request(mut stream: TcpStream) -> Option<(Received, TcpStream)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let headers: BTreeMap<String, String> = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((Received { headers, body }, stream))
+}
+
+/// A loopback address with nothing listening: connections are refused.
+async fn refused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    listener.local_addr().expect("local addr")
+}
+
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A fire and a resolve for each model, from the real policy engine.
+fn decisions(models: &[&str]) -> Vec<Decision> {
+    let config = PolicyConfig {
+        defaults: vec![RuleConfig {
+            name: "dataset-drift".into(),
+            severity: Severity::Critical,
+            cooldown_secs: 3600,
+            when: Condition::DatasetDriftShare(DatasetDriftShareCondition {
+                at_least: 0.5,
+                resolve: Some(0.2),
+            }),
+        }],
+        models: BTreeMap::new(),
+    };
+    let mut engine = PolicyEngine::new(&config).expect("valid policy");
+    let start = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).single().expect("date");
+    let window = |model: &str, hour: i64, share: f64| WindowOutcome {
+        model: model.into(),
+        version: "v3".into(),
+        window_start: start + TimeDelta::hours(hour),
+        window_end: start + TimeDelta::hours(hour + 1),
+        features: vec![FeatureScore {
+            feature: "amount".into(),
+            statistic: "psi".into(),
+            score: 0.4,
+            threshold: 0.2,
+            drifted: share > 0.5,
+        }],
+        dataset_drift_share: share,
+        quality: BTreeMap::new(),
+        fairness: BTreeMap::new(),
+        data_quality: BTreeMap::new(),
+        baseline_version: "v3".into(),
+        dashboard_url: None,
+    };
+    let mut decisions = Vec::new();
+    for model in models {
+        decisions.extend(engine.evaluate(&window(model, 0, 0.75)));
+        decisions.extend(engine.evaluate(&window(model, 1, 0.1)));
+    }
+    assert_eq!(decisions.len(), models.len() * 2, "a fire and a resolve per model");
+    decisions
+}
+
+/// A running delivery loop: the engine's webhook half.
+struct Engine {
+    handle: WebhookHandle,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Engine {
+    fn start(url: &str, store: Arc<SqliteOutbox>) -> Self {
+        let config = WebhookConfig {
+            targets: vec![WebhookTarget { url: url.to_owned(), ..WebhookTarget::default() }],
+            timeout_ms: 2_000,
+            initial_backoff_ms: 20,
+            max_backoff_ms: 100,
+            poll_interval_ms: 50,
+            send_resolved: true,
+            ..WebhookConfig::default()
+        };
+        let (delivery, handle) = WebhookDelivery::builder(config, store)
+            .env(|name| (name == "DRIFTGAUGE_WEBHOOK_SECRET").then(|| SECRET.to_owned()))
+            .build()
+            .expect("valid webhook config");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(delivery.run(async move {
+            // Sent or dropped: either way, stop.
+            drop(stopped.await);
+        }));
+        Self { handle, stop, task }
+    }
+
+    async fn stop(self) {
+        // An error only means the loop has already ended.
+        let _already_stopped = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task).await.expect("loop stops").expect("no panic");
+    }
+}
+
+fn statuses(store: &SqliteOutbox) -> Vec<(MessageStatus, u32)> {
+    store.messages().expect("read outbox").iter().map(|m| (m.status, m.message.attempts)).collect()
+}
+
+fn open(path: &Path) -> Arc<SqliteOutbox> {
+    Arc::new(SqliteOutbox::open(path).expect("open outbox"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("driftgauge.db");
+    let addr = refused_addr().await;
+    let url = format!("http://{addr}/hooks/retrain");
+    let decisions = decisions(&["fraud", "churn"]);
+
+    // First run: the receiver is down. Every trigger is stored, tried, and left pending.
+    let store = open(&db);
+    let first = Engine::start(&url, Arc::clone(&store));
+    for decision in &decisions {
+        assert_eq!(first.handle.submit(decision).await.expect("stored"), 1);
+    }
+    eventually("every trigger tried at least once", || {
+        let tried = statuses(&store);
+        (tried.len() == 4 && tried.iter().all(|(_, attempts)| *attempts >= 1)).then_some(())
+    })
+    .await;
+    let original: Vec<String> =
+        store.messages().expect("read").into_iter().map(|m| m.message.event_id).collect();
+    first.stop().await;
+    assert_eq!(store.pending_count().expect("count"), 4);
+    // The engine stops: nothing survives but the file.
+    drop(store);
+
+    // Second run: a new process opens the file while the receiver is up.
+    let receiver = Receiver::start_at(addr).await;
+    let store = open(&db);
+    assert_eq!(store.pending_count().expect("count"), 4, "the triggers are in the file");
+    let second = Engine::start(&url, Arc::clone(&store));
+    eventually("all delivered", || (store.pending_count().ok()? == 0).then_some(())).await;
+    // Give a duplicate the chance to show up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = receiver.received();
+    let mut ids: Vec<String> = received
+        .iter()
+        .map(|r| r.headers.get("webhook-id").expect("webhook-id header").clone())
+        .collect();
+    ids.sort();
+    let mut want = original.clone();
+    want.sort();
+    assert_eq!(ids, want, "each trigger exactly once, with its original id");
+
+    let key = SigningKey::from_whsec(SECRET).expect("secret");
+    for request in &received {
+        let headers =
+            WebhookHeaders::from_lookup(|name| request.headers.get(name).map(String::as_str));
+        key.verify(&headers, &request.body, Utc::now(), DEFAULT_TOLERANCE).expect("signed");
+        let event: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON body");
+        assert_eq!(event["id"].as_str(), request.headers.get("webhook-id").map(String::as_str));
+    }
+    assert!(
+        statuses(&store)
+            .iter()
+            .all(|(status, attempts)| { *status == MessageStatus::Delivered && *attempts >= 2 })
+    );
+
+    // A replayed window after the restart is recognised and not sent again.
+    for decision in &decisions {
+        assert_eq!(second.handle.submit(decision).await.expect("ok"), 0);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.received().len(), 4);
+    second.stop().await;
+}
