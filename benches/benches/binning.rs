@@ -25,19 +25,18 @@ fn plain_sum(values: &[f64]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-/// The same sum with nulls read as 0 through the validity bitmap.
+/// The same sum with nulls read as 0 through the validity bitmap, a word
+/// (64 slots) at a time so the select vectorises.
 fn masked_sum(values: &[f64], validity: &BooleanBuffer) -> f64 {
+    let chunks = validity.bit_chunks();
+    let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
     let mut lanes = [0.0f64; 8];
-    let chunks = values.chunks_exact(8);
-    let tail = chunks.remainder().len();
-    for (i, chunk) in chunks.enumerate() {
-        for (j, (lane, x)) in lanes.iter_mut().zip(chunk).enumerate() {
-            *lane += if validity.value(i * 8 + j) { *x } else { 0.0 };
+    for (block, word) in values.chunks(64).zip(words) {
+        for (i, x) in block.iter().enumerate() {
+            lanes[i % 8] += if (word >> i) & 1 == 1 { *x } else { 0.0 };
         }
     }
-    let start = values.len() - tail;
-    let rest: f64 = (start..values.len()).filter(|&i| validity.value(i)).map(|i| values[i]).sum();
-    lanes.iter().sum::<f64>() + rest
+    lanes.iter().sum()
 }
 
 fn binning(c: &mut Criterion) {

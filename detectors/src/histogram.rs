@@ -19,8 +19,6 @@ use arrow_buffer::BooleanBuffer;
 /// Values per block: 4 KiB of `f64`, so every threshold pass over a block
 /// reads from L1.
 const BLOCK: usize = 512;
-/// Independent accumulator lanes per pass, so the adds do not form one chain.
-const LANES: usize = 8;
 
 /// Integer counts of a set of values against sorted thresholds.
 ///
@@ -149,21 +147,17 @@ fn update_portable(
             }
         }
         Some(validity) => {
+            // Validity words, 64 slots each (the last one padded with zeros).
             let chunks = validity.bit_chunks();
-            let mut words = chunks.iter();
-            let mut start = 0;
-            while start < values.len() {
-                let len = (values.len() - start).min(64);
-                let word =
-                    if len == 64 { words.next().unwrap_or(0) } else { chunks.remainder_bits() };
-                let block = &values[start..start + len];
-                let full = if len == 64 { u64::MAX } else { (1u64 << len) - 1 };
-                if word & full == full {
-                    count_block_dense(counts, block, thresholds);
-                } else {
-                    count_block_masked(counts, block, word, thresholds);
+            let mut words =
+                chunks.iter().chain((chunks.remainder_len() > 0).then(|| chunks.remainder_bits()));
+            for block in values.chunks(BLOCK) {
+                let mut block_words = [0u64; BLOCK / 64];
+                let used = block.len().div_ceil(64);
+                for word in &mut block_words[..used] {
+                    *word = words.next().unwrap_or(0);
                 }
-                start += len;
+                count_block_masked(counts, block, &block_words[..used], thresholds);
             }
         }
     }
@@ -172,36 +166,54 @@ fn update_portable(
 /// Counts a block in which every slot is valid.
 #[inline(always)]
 fn count_block_dense(counts: &mut ThresholdCounts, block: &[f64], thresholds: &[f64]) {
-    let non_finite = count_lanes(block, |x| !x.is_finite());
+    let non_finite = count(block, |x| !x.is_finite());
     for (ge, &t) in counts.ge.iter_mut().zip(thresholds) {
-        *ge += count_lanes(block, |x| x >= t);
+        *ge += count(block, |x| x >= t);
     }
-    let len = block.len() as u64;
     if non_finite == 0 {
-        counts.finite += len;
+        counts.finite += block.len() as u64;
     } else {
         classify_non_finite(counts, block.iter().copied());
     }
 }
 
-/// Counts a block of at most 64 values whose validity is `word`.
+/// Counts a block whose validity is `words` (bit `i % 64` of word `i / 64`
+/// for slot `i`).
+///
+/// Null slots are overwritten with NaN in a copy of the block, which every
+/// threshold comparison rejects, so the passes are the dense ones: one select
+/// per value instead of a mask per value and threshold.
 #[inline(always)]
-fn count_block_masked(counts: &mut ThresholdCounts, block: &[f64], word: u64, thresholds: &[f64]) {
-    let valid_mask = |i: usize| (word >> i) & 1;
-    let valid = (word & low_bits(block.len())).count_ones() as u64;
-    counts.null += block.len() as u64 - valid;
-    if valid == 0 {
+fn count_block_masked(
+    counts: &mut ThresholdCounts,
+    block: &[f64],
+    words: &[u64],
+    thresholds: &[f64],
+) {
+    let is_valid = |i: usize| (words[i / 64] >> (i % 64)) & 1 == 1;
+    // Bits past the end of the array are zero (`remainder_bits` pads with zeros).
+    let valid: u64 = words.iter().map(|w| u64::from(w.count_ones())).sum();
+    let nulls = block.len() as u64 - valid;
+    if nulls == 0 {
+        count_block_dense(counts, block, thresholds);
         return;
     }
-    let non_finite = count_masked(block, valid_mask, |x| !x.is_finite());
+    counts.null += nulls;
+    let mut scratch = [0.0f64; BLOCK];
+    let scratch = &mut scratch[..block.len()];
+    for (i, (slot, &x)) in scratch.iter_mut().zip(block).enumerate() {
+        *slot = if is_valid(i) { x } else { f64::NAN };
+    }
+    let scratch = &*scratch;
+    // The nulls read as NaN here, so they are non-finite too.
+    let non_finite = count(scratch, |x| !x.is_finite()) - nulls;
     for (ge, &t) in counts.ge.iter_mut().zip(thresholds) {
-        *ge += count_masked(block, valid_mask, |x| x >= t);
+        *ge += count(scratch, |x| x >= t);
     }
     if non_finite == 0 {
         counts.finite += valid;
     } else {
-        let valid_values =
-            block.iter().enumerate().filter(|&(i, _)| valid_mask(i) == 1).map(|(_, &x)| x);
+        let valid_values = block.iter().enumerate().filter(|&(i, _)| is_valid(i)).map(|(_, &x)| x);
         classify_non_finite(counts, valid_values);
     }
 }
@@ -226,43 +238,14 @@ fn classify_non_finite(counts: &mut ThresholdCounts, values: impl Iterator<Item 
     counts.ge.iter_mut().for_each(|ge| *ge -= pos_inf);
 }
 
-fn low_bits(len: usize) -> u64 {
-    if len >= 64 { u64::MAX } else { (1u64 << len) - 1 }
-}
-
-/// How many values satisfy `pred`, in independent lanes the compiler can pack.
+/// How many values satisfy `pred`. Written as a plain sum of 0/1 so LLVM
+/// vectorises it as a packed compare (memory operand) and a subtract of the
+/// all-ones mask, unrolled over independent accumulators. Hand-made lanes
+/// (`[u64; 8]` indexed per chunk) defeated that and compiled to scalar
+/// loads, three times slower.
 #[inline(always)]
-fn count_lanes(block: &[f64], pred: impl Fn(f64) -> bool) -> u64 {
-    let mut lanes = [0u64; LANES];
-    let chunks = block.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &x) in lanes.iter_mut().zip(chunk) {
-            *lane += u64::from(pred(x));
-        }
-    }
-    let tail: u64 = tail.iter().map(|&x| u64::from(pred(x))).sum();
-    lanes.iter().sum::<u64>() + tail
-}
-
-/// As [`count_lanes`], counting only slots whose mask bit is set. The mask is
-/// applied with an AND rather than a branch so the loop stays vectorised.
-#[inline(always)]
-fn count_masked(block: &[f64], mask: impl Fn(usize) -> u64, pred: impl Fn(f64) -> bool) -> u64 {
-    let mut lanes = [0u64; LANES];
-    let chunks = block.chunks_exact(LANES);
-    let tail_start = block.len() - chunks.remainder().len();
-    for (c, chunk) in chunks.enumerate() {
-        for (l, (lane, &x)) in lanes.iter_mut().zip(chunk).enumerate() {
-            *lane += u64::from(pred(x)) & mask(c * LANES + l);
-        }
-    }
-    let tail: u64 = block[tail_start..]
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| u64::from(pred(x)) & mask(tail_start + i))
-        .sum();
-    lanes.iter().sum::<u64>() + tail
+fn count(block: &[f64], pred: impl Fn(f64) -> bool) -> u64 {
+    block.iter().map(|&x| u64::from(pred(x))).sum()
 }
 
 /// Index of the bin `x` falls in, for the open-ended bins over `edges`
