@@ -3,7 +3,10 @@
 //! `tests/golden/generate_drift.py`) is fitted into a baseline profile,
 //! compared through the window accumulators in one batch and in many small
 //! batches merged, and must match the expected bins, counts, distances, test
-//! results and data-quality shares.
+//! results and data-quality shares. Windows keep every value exactly here
+//! (`WindowOptions::unbounded`, as `driftgauge check` does); the streaming
+//! default, which counts windows beyond 10,000 values on a grid, must agree
+//! with them within the error bounds its report states.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use driftgauge_detectors::baseline::{
     ColumnProfile, ColumnProfileBuilder, ColumnStats, ProfileOptions,
 };
 use driftgauge_detectors::column::ColumnKind;
-use driftgauge_detectors::drift::{ColumnAccumulator, ColumnDrift, DriftOptions};
+use driftgauge_detectors::drift::{ColumnAccumulator, ColumnDrift, DriftOptions, WindowOptions};
 use serde_json::Value;
 
 /// Distances agree to this relative error (only summation order differs).
@@ -76,12 +79,17 @@ fn fit(kind: &str, reference: &dyn Array) -> ColumnProfile {
     builder.finish("x", &ProfileOptions::default())
 }
 
-fn compare(profile: &ColumnProfile, current: &ArrayRef, batch: usize) -> ColumnDrift {
-    let mut merged = ColumnAccumulator::new(profile);
+fn compare(
+    profile: &ColumnProfile,
+    current: &ArrayRef,
+    batch: usize,
+    window: &WindowOptions,
+) -> ColumnDrift {
+    let mut merged = ColumnAccumulator::with_options(profile, window).unwrap();
     let mut start = 0;
     while start < current.len() {
         let len = batch.min(current.len() - start);
-        let mut part = ColumnAccumulator::new(profile);
+        let mut part = ColumnAccumulator::with_options(profile, window).unwrap();
         part.update("x", current.slice(start, len).as_ref()).unwrap();
         merged.merge(&part);
         start += len;
@@ -99,9 +107,11 @@ fn check_fixture(path: &Path) {
     let current = array(kind, fixture["current"].as_array().unwrap());
 
     let profile = fit(kind, reference.as_ref());
-    let report = compare(&profile, &current, usize::MAX);
-    let split = compare(&profile, &current, 7);
+    let exact = WindowOptions::unbounded();
+    let report = compare(&profile, &current, usize::MAX, &exact);
+    let split = compare(&profile, &current, 7, &exact);
     assert_eq!(format!("{report:?}"), format!("{split:?}"), "{case}: split changed the report");
+    check_bounded_window(case, &profile, &current, &report);
 
     let counts = |v: &Value| -> Vec<u64> {
         v.as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect()
@@ -212,6 +222,48 @@ fn check_fixture(path: &Path) {
         1e-15,
     );
     close(case, "unseen share", report.data_quality.unseen_share, &quality["unseen_share"], 1e-15);
+}
+
+/// The streaming default agrees with the exact report: identically up to
+/// its cap, within its stated bounds beyond.
+fn check_bounded_window(
+    case: &str,
+    profile: &ColumnProfile,
+    current: &ArrayRef,
+    exact: &ColumnDrift,
+) {
+    let window = WindowOptions::default();
+    let bounded = compare(profile, current, usize::MAX, &window);
+    let split = compare(profile, current, 4099, &window);
+    assert_eq!(
+        format!("{bounded:?}"),
+        format!("{split:?}"),
+        "{case}: split changed the bounded report"
+    );
+    let Some(ks) = bounded.ks.filter(|k| k.statistic_error_bound.is_some()) else {
+        assert_eq!(format!("{bounded:?}"), format!("{exact:?}"), "{case}: below the cap");
+        return;
+    };
+    assert!(current.len() as u64 > window.exact_cap, "{case}: gridded below the cap");
+    let (d, d_exact, bound) =
+        (ks.test.statistic, exact.ks.unwrap().test.statistic, ks.statistic_error_bound.unwrap());
+    assert!(
+        d <= d_exact + 1e-12 && d_exact <= d + bound + 1e-12,
+        "{case}: KS {d} vs {d_exact} ± {bound}"
+    );
+    let (w, w_exact) = (bounded.wasserstein.unwrap(), exact.wasserstein.unwrap());
+    let w_bound = bounded.wasserstein_error_bound.unwrap();
+    assert!(
+        (w - w_exact).abs() <= w_bound + 1e-9 * w_exact,
+        "{case}: W {w} vs {w_exact} ± {w_bound}"
+    );
+    // Binned statistics and data quality never depend on the grid.
+    assert_eq!(
+        (bounded.psi, bounded.hellinger, &bounded.current_counts),
+        (exact.psi, exact.hellinger, &exact.current_counts),
+        "{case}"
+    );
+    assert_eq!(bounded.data_quality, exact.data_quality, "{case}");
 }
 
 #[test]

@@ -4,9 +4,51 @@
 //! An accumulator is built from a column's [`ColumnProfile`], fed Arrow arrays
 //! with [`ColumnAccumulator::update`], combined with
 //! [`ColumnAccumulator::merge`] and turned into a [`ColumnDrift`] by
-//! [`ColumnAccumulator::finish`]. Its state is integer counts plus the current
-//! window's finite values (which KS and Wasserstein need exactly), so the
-//! report is the same however the window was split into batches or threads.
+//! [`ColumnAccumulator::finish`]. The report is the same however the window
+//! was split into batches or threads, and merged in whatever order.
+//!
+//! # Bounded window state
+//!
+//! A window's memory does not grow with the events it holds. Its state is:
+//!
+//! * integer counts against the profile's bin thresholds and of missing values
+//!   (PSI, KL, JS, Hellinger, chi-square and data quality use only these, so
+//!   they are exact at any size);
+//! * for numeric columns, the values KS and Wasserstein need: kept exactly
+//!   while the window holds at most [`WindowOptions::exact_cap`] finite values
+//!   (default 10,000, the size up to which scipy's `ks_2samp` gives an exact
+//!   p-value), then counted on a [`Grid`] of `B` = [`WindowOptions::grid_cells`]
+//!   (default 4,096) cells cut at reference quantiles (see [`crate::grid`]).
+//!
+//! Whether a window is exact depends only on its total count, never on how it
+//! was split: parts are exact or gridded on their own, and a merge that passes
+//! the cap converts both sides; grid counts are integers, so merging them is
+//! addition. Beyond the cap the report states its error bounds
+//! ([`KsReport::statistic_error_bound`], [`ColumnDrift::wasserstein_error_bound`]):
+//! `D_grid <= D <= D_grid + max reference mass of a cell` (below `1 / B`, 0 for
+//! references with at most `B` distinct values), and Wasserstein-1 is exact
+//! outside the reference range and within `Σ 2 μ (1 − μ) width · mass` over
+//! the cells inside it (`μ` the cell's mean position, at most half a cell's
+//! width per unit of mass). The p-values follow from the bounded D with the
+//! asymptotic method, which scipy's `auto` uses at these sizes too.
+//!
+//! A numeric window's state never exceeds
+//! [`WindowOptions::max_numeric_state_bytes`]: about 175 KiB per column with
+//! the defaults, whether the window holds 20,000 or 20 million events
+//! ([`ColumnAccumulator::state_bytes`] reports it; the tests check both). A
+//! categorical column keeps one count per category seen.
+//!
+//! Batch comparisons (`driftgauge check`) hold the whole file anyway and use
+//! [`WindowOptions::unbounded`], so they stay exact to the last digit.
+//!
+//! # Checkpoints
+//!
+//! [`ColumnAccumulator::state`] returns a serde-serialisable [`ColumnState`]
+//! and [`ColumnAccumulator::restore`] rebuilds the accumulator from it and the
+//! same profile; what the profile determines (thresholds, grid edges, the
+//! category index) is not serialised but rebuilt, and the state is checked
+//! against it. A restored accumulator finishes, merges and keeps accumulating
+//! exactly like the original.
 //!
 //! # Conventions
 //!
@@ -41,6 +83,7 @@ use crate::baseline::{
 use crate::column::{self, ColumnKind};
 use crate::divergence::{self, TestResult};
 use crate::error::{Error, Result};
+use crate::grid::{self, Grid, GridCounts};
 use crate::histogram::ThresholdCounts;
 use crate::ks::{self, KsMethod, KsTest};
 use crate::sample::{self, SortedSample};
@@ -161,6 +204,60 @@ impl DriftOptions {
     }
 }
 
+/// How much of a numeric window's values is kept exactly; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowOptions {
+    /// Finite values per column kept exactly (default 10,000, the size up to
+    /// which scipy's `ks_2samp(method='auto')` computes an exact p-value).
+    /// Windows with more switch to the grid; `u64::MAX` never switches.
+    pub exact_cap: u64,
+    /// Reference-quantile cells of the grid (default 4,096): the KS statistic
+    /// is then within `1 / grid_cells` of the exact one.
+    pub grid_cells: usize,
+}
+
+impl Default for WindowOptions {
+    fn default() -> Self {
+        Self { exact_cap: 10_000, grid_cells: grid::DEFAULT_CELLS }
+    }
+}
+
+impl WindowOptions {
+    /// Keeps every value exactly, whatever the window's size: for batch
+    /// comparisons, whose memory grows with the data anyway.
+    pub fn unbounded() -> Self {
+        Self { exact_cap: u64::MAX, ..Self::default() }
+    }
+
+    /// The most heap bytes a numeric window's state takes with these
+    /// options, for a profile with `bins` bins: the larger of the exact values
+    /// (`exact_cap` plus one step of 4,096) and the grid counters (`3B + 3`),
+    /// plus the bin counts, the two exact distance sums and two reused
+    /// 4,096-value buffers. About 175 KiB with the defaults; unbounded with
+    /// [`WindowOptions::unbounded`].
+    pub fn max_numeric_state_bytes(&self, bins: usize) -> usize {
+        let exact = usize::try_from(self.exact_cap)
+            .map_or(usize::MAX, |cap| cap.saturating_add(STEP).saturating_mul(8));
+        let grid = 8 * (3 * self.grid_cells + 3);
+        exact.max(grid).saturating_add(8 * (bins + 1) + 2 * grid::EXACT_SUM_BYTES + 2 * 8 * STEP)
+    }
+
+    /// Checks every setting, reporting the first bad one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=grid::MAX_CELLS).contains(&self.grid_cells) {
+            return Err(Error::InvalidConfig {
+                setting: "grid_cells",
+                reason: format!("{} is not in [1, {}]", self.grid_cells, grid::MAX_CELLS),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Window state for one column; see the module docs.
 #[derive(Debug, Clone)]
 pub enum ColumnAccumulator {
@@ -171,11 +268,49 @@ pub enum ColumnAccumulator {
 }
 
 impl ColumnAccumulator {
-    /// An empty accumulator for the column `profile` describes.
+    /// An empty accumulator for the column `profile` describes, with the
+    /// default [`WindowOptions`] (bounded memory).
     pub fn new(profile: &ColumnProfile) -> Self {
         match &profile.stats {
-            ColumnStats::Numeric(p) => Self::Numeric(NumericAccumulator::new(p)),
+            ColumnStats::Numeric(p) => {
+                Self::Numeric(NumericAccumulator::new(p, &WindowOptions::default()))
+            }
             ColumnStats::Categorical(p) => Self::Categorical(CategoricalAccumulator::new(p)),
+        }
+    }
+
+    /// An empty accumulator with the given [`WindowOptions`] (which only
+    /// matter for numeric columns).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if the options are invalid.
+    pub fn with_options(profile: &ColumnProfile, options: &WindowOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(match &profile.stats {
+            ColumnStats::Numeric(p) => Self::Numeric(NumericAccumulator::new(p, options)),
+            ColumnStats::Categorical(p) => Self::Categorical(CategoricalAccumulator::new(p)),
+        })
+    }
+
+    /// Heap bytes of window state held, leaving out what is shared by every
+    /// window of the column (thresholds, grid edges, the category index; see
+    /// the module docs for the bound).
+    pub fn state_bytes(&self) -> usize {
+        match self {
+            Self::Numeric(acc) => acc.state_bytes(),
+            Self::Categorical(acc) => {
+                8 * acc.counts.capacity()
+                    + acc.unseen.keys().map(|k| k.capacity() + 2 * 8).sum::<usize>()
+            }
+        }
+    }
+
+    /// Whether a numeric window still holds its values exactly (always true
+    /// for categorical columns).
+    pub fn is_exact(&self) -> bool {
+        match self {
+            Self::Numeric(acc) => matches!(acc.values, Values::Exact(_)),
+            Self::Categorical(_) => true,
         }
     }
 
@@ -223,6 +358,42 @@ impl ColumnAccumulator {
         }
     }
 
+    /// A copy of the window state, for checkpointing: serialise it with serde
+    /// and rebuild the accumulator with [`ColumnAccumulator::restore`].
+    ///
+    /// The state leaves out what the profile determines (thresholds, the
+    /// category index), so a checkpoint stays small and is only meaningful
+    /// together with the same profile.
+    pub fn state(&self) -> ColumnState {
+        match self {
+            Self::Numeric(acc) => ColumnState::Numeric(acc.state()),
+            Self::Categorical(acc) => ColumnState::Categorical(acc.state()),
+        }
+    }
+
+    /// Rebuilds an accumulator from a [`ColumnAccumulator::state`] taken from
+    /// an accumulator built for `profile`. Finishing the restored accumulator
+    /// gives the same report as finishing the original.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] if the state does not fit `profile` (another
+    /// kind, another number of bins or categories, inconsistent counts).
+    pub fn restore(profile: &ColumnProfile, state: ColumnState) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidState { column: profile.name.clone(), reason };
+        match (&profile.stats, state) {
+            (ColumnStats::Numeric(p), ColumnState::Numeric(state)) => {
+                NumericAccumulator::restore(p, state).map(Self::Numeric).map_err(invalid)
+            }
+            (ColumnStats::Categorical(p), ColumnState::Categorical(state)) => {
+                CategoricalAccumulator::restore(p, state).map(Self::Categorical).map_err(invalid)
+            }
+            _ => Err(invalid(format!(
+                "the baseline profiles the column as {}, the state is of the other kind",
+                profile.kind().name()
+            ))),
+        }
+    }
+
     /// The drift report against `profile`, the profile this accumulator was built from.
     ///
     /// # Panics
@@ -238,6 +409,37 @@ impl ColumnAccumulator {
     }
 }
 
+/// The checkpointable part of a [`ColumnAccumulator`]: integer counts and
+/// the window's values; see [`ColumnAccumulator::state`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnState {
+    /// State of a numeric column.
+    Numeric(NumericState),
+    /// State of a categorical column.
+    Categorical(CategoricalState),
+}
+
+/// The checkpointable state of a [`NumericAccumulator`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumericState {
+    options: WindowOptions,
+    ge: Vec<u64>,
+    finite: u64,
+    missing: MissingCounts,
+    values: Values,
+}
+
+/// The checkpointable state of a [`CategoricalAccumulator`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoricalState {
+    counts: Vec<u64>,
+    unseen: BTreeMap<String, u64>,
+    null: u64,
+}
+
 fn mismatch(column: &str, expected: ColumnKind, array: &dyn Array) -> Error {
     let found = match ColumnKind::infer(column, array.data_type()) {
         Ok(kind) => kind.name(),
@@ -248,17 +450,35 @@ fn mismatch(column: &str, expected: ColumnKind, array: &dyn Array) -> Error {
 
 /// Window state of a numeric column: counts against the thresholds
 /// `[min, e1, ..., ek, next_up(max)]` (so one pass yields the bins and the
-/// values below and above the reference range) plus the finite values.
+/// values below and above the reference range) plus the finite values, exact
+/// up to [`WindowOptions::exact_cap`] of them and counted on a [`Grid`] beyond.
 #[derive(Debug, Clone)]
 pub struct NumericAccumulator {
     thresholds: Arc<[f64]>,
+    /// `None` when the reference has no finite value: KS and Wasserstein are
+    /// then not computed, and no values are kept.
+    grid: Option<Arc<Grid>>,
+    options: WindowOptions,
     counts: ThresholdCounts,
-    values: Vec<f64>,
+    values: Values,
     scratch: Vec<f64>,
+    finite: Vec<f64>,
 }
 
+/// The finite values of a window, or their counts on the grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Values {
+    Exact(Vec<f64>),
+    Grid(Box<GridCounts>),
+}
+
+/// Values filtered and counted per step, so that an exact window switches to
+/// the grid soon after it passes its cap and buffers stay small.
+const STEP: usize = 4096;
+
 impl NumericAccumulator {
-    fn new(profile: &NumericProfile) -> Self {
+    fn new(profile: &NumericProfile, options: &WindowOptions) -> Self {
         let thresholds: Arc<[f64]> = match &profile.range {
             Some(range) => std::iter::once(range.min)
                 .chain(profile.edges.iter().copied())
@@ -267,20 +487,137 @@ impl NumericAccumulator {
             None => Arc::new([]),
         };
         let counts = ThresholdCounts::new(thresholds.len());
-        Self { thresholds, counts, values: Vec::new(), scratch: Vec::new() }
+        Self {
+            thresholds,
+            grid: Grid::new(profile.sample.values(), options.grid_cells.max(1)).map(Arc::new),
+            options: *options,
+            counts,
+            values: Values::Exact(Vec::new()),
+            scratch: Vec::new(),
+            finite: Vec::new(),
+        }
+    }
+
+    fn state(&self) -> NumericState {
+        let c = &self.counts;
+        NumericState {
+            options: self.options,
+            ge: c.ge.clone(),
+            finite: c.finite,
+            missing: MissingCounts::of(c),
+            values: self.values.clone(),
+        }
+    }
+
+    fn restore(profile: &NumericProfile, state: NumericState) -> Result<Self, String> {
+        let NumericState { options, ge, finite, missing, values } = state;
+        options.validate().map_err(|e| e.to_string())?;
+        let mut acc = Self::new(profile, &options);
+        if ge.len() != acc.thresholds.len() {
+            return Err(format!(
+                "{} threshold counts, the baseline has {} thresholds",
+                ge.len(),
+                acc.thresholds.len()
+            ));
+        }
+        if ge.first().is_some_and(|&c| c > finite) || ge.windows(2).any(|w| w[0] < w[1]) {
+            return Err("threshold counts are not decreasing from the finite count".into());
+        }
+        match (&values, &acc.grid) {
+            (Values::Exact(v), grid) => {
+                let kept = if grid.is_some() { finite } else { 0 };
+                if v.len() as u64 != kept || kept > options.exact_cap {
+                    return Err(format!("{} exact values for {finite} finite values", v.len()));
+                }
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err("a kept value is not finite".into());
+                }
+            }
+            (Values::Grid(counts), Some(grid)) => {
+                counts.check(grid)?;
+                if counts.total() != finite || finite <= options.exact_cap {
+                    return Err(format!(
+                        "{} grid counts for {finite} finite values (exact cap {})",
+                        counts.total(),
+                        options.exact_cap
+                    ));
+                }
+            }
+            (Values::Grid(_), None) => {
+                return Err("grid counts, but the baseline has no finite value".into());
+            }
+        }
+        acc.counts = ThresholdCounts {
+            ge,
+            finite,
+            null: missing.null,
+            nan: missing.nan,
+            pos_inf: missing.pos_inf,
+            neg_inf: missing.neg_inf,
+        };
+        acc.values = values;
+        Ok(acc)
+    }
+
+    fn state_bytes(&self) -> usize {
+        let values = match &self.values {
+            Values::Exact(v) => 8 * v.capacity(),
+            Values::Grid(counts) => counts.state_bytes(),
+        };
+        8 * (self.counts.ge.capacity() + self.scratch.capacity() + self.finite.capacity()) + values
     }
 
     fn update(&mut self, column: &str, array: &dyn Array) -> Result<()> {
-        let Self { thresholds, counts, values, scratch } = self;
+        let Self { thresholds, grid, options, counts, values, scratch, finite } = self;
         column::for_each_f64_chunk(column, array, scratch, |chunk, validity| {
             counts.update(chunk, validity, thresholds);
-            column::extend_finite(values, chunk, validity);
+            let Some(grid) = grid else { return };
+            let mut start = 0;
+            while start < chunk.len() {
+                let len = STEP.min(chunk.len() - start);
+                let valid = validity.map(|v| v.slice(start, len));
+                let piece = &chunk[start..start + len];
+                match values {
+                    Values::Exact(kept) => {
+                        reserve_within_cap(kept, len, options.exact_cap);
+                        column::extend_finite(kept, piece, valid.as_ref());
+                        if kept.len() as u64 > options.exact_cap {
+                            *values = Values::Grid(to_grid(grid, kept));
+                        }
+                    }
+                    Values::Grid(grid_counts) => {
+                        finite.clear();
+                        column::extend_finite(finite, piece, valid.as_ref());
+                        grid_counts.add(grid, finite);
+                    }
+                }
+                start += len;
+            }
         })
     }
 
     fn merge(&mut self, other: &Self) {
         self.counts.merge(&other.counts);
-        self.values.extend_from_slice(&other.values);
+        let Some(grid) = &self.grid else { return };
+        match (&mut self.values, &other.values) {
+            (Values::Exact(a), Values::Exact(b)) => {
+                if (a.len() + b.len()) as u64 > self.options.exact_cap {
+                    let mut counts = to_grid(grid, a);
+                    counts.add(grid, b);
+                    self.values = Values::Grid(counts);
+                } else {
+                    reserve_within_cap(a, b.len(), self.options.exact_cap);
+                    a.extend_from_slice(b);
+                }
+            }
+            (Values::Exact(a), Values::Grid(b)) => {
+                let mut counts = b.clone();
+                counts.add(grid, a);
+                self.values = Values::Grid(counts);
+            }
+            (Values::Grid(a), Values::Exact(b)) => a.add(grid, b),
+            (Values::Grid(a), Values::Grid(b)) => a.merge(b),
+        }
     }
 
     fn finish(&self, name: &str, profile: &NumericProfile, options: &DriftOptions) -> ColumnDrift {
@@ -301,38 +638,94 @@ impl NumericAccumulator {
         report.reference_rows = profile.sample.count() + profile.missing.total();
         report.data_quality = DataQuality::new(rows, missing, out_of_range, Some(0));
 
-        let mut current = self.values.clone();
-        sample::sort_finite(&mut current);
         let reference = &profile.sample;
-        if !reference.is_empty() && !current.is_empty() {
-            report.ks = Some(ks_report(reference, &current, options.ks_method));
-            let w = sample::wasserstein(reference.values(), &current);
-            let std = profile.range.map_or(0.0, |r| r.std);
-            report.wasserstein = Some(w);
-            report.wasserstein_normed = Some(w / std.max(0.001));
+        let std = profile.range.map_or(0.0, |r| r.std);
+        match (&self.values, &self.grid) {
+            (Values::Exact(values), _) if !reference.is_empty() && !values.is_empty() => {
+                // One sorted copy serves KS and Wasserstein.
+                let mut current = values.clone();
+                sample::sort_finite(&mut current);
+                report.ks = Some(ks_report(reference, &current, options.ks_method));
+                let w = sample::wasserstein(reference.values(), &current);
+                report.wasserstein = Some(w);
+                report.wasserstein_normed = Some(w / std.max(0.001));
+            }
+            (Values::Grid(counts), Some(grid)) => {
+                if let Some(stats) = grid::stats(grid, reference.values(), counts) {
+                    let n = counts.total();
+                    let test = ks::ks_2samp_from_statistic(
+                        stats.ks_statistic,
+                        reference.count(),
+                        n,
+                        options.ks_method,
+                    );
+                    let p_value_asymp = if test.method == KsMethod::Asymp {
+                        test.p_value
+                    } else {
+                        ks::ks_2samp_from_statistic(
+                            stats.ks_statistic,
+                            reference.count(),
+                            n,
+                            KsMethod::Asymp,
+                        )
+                        .p_value
+                    };
+                    report.ks = Some(KsReport {
+                        test,
+                        p_value_asymp,
+                        reference_exact: reference.is_exact(),
+                        statistic_error_bound: Some(stats.ks_bound),
+                    });
+                    report.wasserstein = Some(stats.wasserstein);
+                    report.wasserstein_normed = Some(stats.wasserstein / std.max(0.001));
+                    report.wasserstein_error_bound = Some(stats.wasserstein_bound);
+                }
+            }
+            _ => {}
         }
         report.decide(options.numeric_rule);
         report
     }
 }
 
+/// Makes room for `extra` more values, doubling the capacity as `Vec` does but
+/// never past `exact_cap + STEP`, the most an exact window ever holds.
+fn reserve_within_cap(kept: &mut Vec<f64>, extra: usize, exact_cap: u64) {
+    let needed = kept.len() + extra;
+    if needed > kept.capacity() {
+        let most = usize::try_from(exact_cap).map_or(usize::MAX, |cap| cap.saturating_add(STEP));
+        let target = needed.max(2 * kept.capacity()).min(most).max(needed);
+        kept.reserve_exact(target - kept.len());
+    }
+}
+
+/// Grid counts of exact values, which are then dropped.
+fn to_grid(grid: &Grid, values: &mut Vec<f64>) -> Box<GridCounts> {
+    let mut counts = Box::new(GridCounts::new(grid));
+    counts.add(grid, values);
+    *values = Vec::new();
+    counts
+}
+
 fn ks_report(reference: &SortedSample, current: &[f64], method: KsMethod) -> KsReport {
-    let test = if reference.is_exact() {
-        ks::ks_2samp_sorted(reference.values(), current, method)
-    } else {
-        let d = sample::ks_statistic(reference.values(), current);
-        ks::ks_2samp_from_statistic(d, reference.count(), current.len() as u64, method)
-    };
+    // D once: `ks_2samp_sorted` is `ks_2samp_from_statistic` of this same D
+    // and the reference's count (its length when exact).
+    let d = sample::ks_statistic(reference.values(), current);
+    let n = current.len() as u64;
+    let test = ks::ks_2samp_from_statistic(d, reference.count(), n, method);
     // Large samples already used the asymptotic method; the exact one
     // re-rounds D onto its lattice, so the asymptotic p starts from raw D.
     let p_value_asymp = if test.method == KsMethod::Asymp {
         test.p_value
     } else {
-        let d = sample::ks_statistic(reference.values(), current);
-        ks::ks_2samp_from_statistic(d, reference.count(), current.len() as u64, KsMethod::Asymp)
-            .p_value
+        ks::ks_2samp_from_statistic(d, reference.count(), n, KsMethod::Asymp).p_value
     };
-    KsReport { test, p_value_asymp, reference_exact: reference.is_exact() }
+    KsReport {
+        test,
+        p_value_asymp,
+        reference_exact: reference.is_exact(),
+        statistic_error_bound: None,
+    }
 }
 
 /// Window state of a categorical column: counts per profile category, per
@@ -355,6 +748,33 @@ impl CategoricalAccumulator {
             unseen: BTreeMap::new(),
             null: 0,
         }
+    }
+
+    fn state(&self) -> CategoricalState {
+        CategoricalState {
+            counts: self.counts.clone(),
+            unseen: self.unseen.clone(),
+            null: self.null,
+        }
+    }
+
+    fn restore(profile: &CategoricalProfile, state: CategoricalState) -> Result<Self, String> {
+        let mut acc = Self::new(profile);
+        let CategoricalState { counts, unseen, null } = state;
+        if counts.len() != acc.counts.len() {
+            return Err(format!(
+                "{} category counts, the baseline has {} categories",
+                counts.len(),
+                acc.counts.len()
+            ));
+        }
+        if let Some(name) = unseen.keys().find(|name| acc.index.contains_key(name.as_str())) {
+            return Err(format!("category `{name}` is listed as unseen but the baseline has it"));
+        }
+        acc.counts = counts;
+        acc.unseen = unseen;
+        acc.null = null;
+        Ok(acc)
     }
 
     fn update(&mut self, column: &str, array: &dyn Array) -> Result<()> {
@@ -533,6 +953,11 @@ pub struct KsReport {
     /// Whether the reference sample was exact (else the statistic carries the
     /// compression error stated in [`crate::sample`]).
     pub reference_exact: bool,
+    /// Present when the current window was counted on the grid (it held more
+    /// than [`WindowOptions::exact_cap`] values): the exact statistic lies in
+    /// `[statistic, statistic + statistic_error_bound]` (see [`crate::grid`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic_error_bound: Option<f64>,
 }
 
 /// A chi-square contingency test with its degrees of freedom.
@@ -600,6 +1025,11 @@ pub struct ColumnDrift {
     pub wasserstein: Option<f64>,
     /// Wasserstein-1 over `max(reference std, 0.001)` (numeric).
     pub wasserstein_normed: Option<f64>,
+    /// Present when the current window was counted on the grid: the largest
+    /// difference between `wasserstein` and the exact distance, in the
+    /// column's units (see [`crate::grid`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasserstein_error_bound: Option<f64>,
     /// Two-proportion Z-test (categorical).
     pub z: Option<TestResult>,
     /// The drift decision.
@@ -627,6 +1057,7 @@ impl ColumnDrift {
             ks: None,
             wasserstein: None,
             wasserstein_normed: None,
+            wasserstein_error_bound: None,
             z: None,
             decision: Decision {
                 test: DriftTest::Psi,
@@ -787,6 +1218,201 @@ mod tests {
         assert!(!DatasetDrift::from_decisions([], 0.5).drifted);
     }
 
+    fn round_trip(p: &ColumnProfile, acc: &ColumnAccumulator) -> ColumnAccumulator {
+        let json = serde_json::to_string(&acc.state()).unwrap();
+        ColumnAccumulator::restore(p, serde_json::from_str(&json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn state_survives_a_serde_round_trip() {
+        let reference: Float64Array = (0..500).map(|i| Some(f64::from(i).sin())).collect();
+        let numeric = profile(ColumnKind::Numeric, &reference);
+        let current: Float64Array = (0..300)
+            .map(|i| match i % 50 {
+                0 => None,
+                1 => Some(f64::NAN),
+                2 => Some(5.0),
+                _ => Some(f64::from(i).cos()),
+            })
+            .collect();
+        let labels = StringArray::from(vec![Some("a"), Some("b"), None, Some("z")]);
+        let categorical = profile(ColumnKind::Categorical, &StringArray::from(vec!["a", "b", "b"]));
+        for (p, array) in [(&numeric, &current as &dyn Array), (&categorical, &labels)] {
+            let mut acc = ColumnAccumulator::new(p);
+            acc.update("c", array).unwrap();
+            let restored = round_trip(p, &acc);
+            let options = DriftOptions::default();
+            assert_eq!(
+                format!("{:?}", restored.finish(p, &options)),
+                format!("{:?}", acc.finish(p, &options))
+            );
+            assert_eq!(restored.rows(), acc.rows());
+            // The restored accumulator keeps accumulating like the original.
+            let (mut a, mut b) = (acc.clone(), restored);
+            a.update("c", array).unwrap();
+            b.update("c", array).unwrap();
+            assert_eq!(
+                format!("{:?}", a.finish(p, &options)),
+                format!("{:?}", b.finish(p, &options))
+            );
+        }
+    }
+
+    #[test]
+    fn state_of_another_profile_is_rejected() {
+        let numeric = profile(ColumnKind::Numeric, &Float64Array::from(vec![1.0, 2.0, 3.0]));
+        let categorical = profile(ColumnKind::Categorical, &StringArray::from(vec!["a", "b"]));
+        let state = ColumnAccumulator::new(&categorical).state();
+        let error = ColumnAccumulator::restore(&numeric, state).unwrap_err().to_string();
+        assert!(error.contains("column `c`") && error.contains("numeric"), "{error}");
+        let wider = profile(ColumnKind::Categorical, &StringArray::from(vec!["a", "b", "c"]));
+        let state = ColumnAccumulator::new(&wider).state();
+        assert!(ColumnAccumulator::restore(&categorical, state).is_err());
+        // Grid counts only fit the grid of the reference they were taken on.
+        let options = WindowOptions { exact_cap: 2, grid_cells: 64 };
+        let mut gridded = ColumnAccumulator::with_options(&numeric, &options).unwrap();
+        gridded.update("c", &Float64Array::from(vec![1.5, 2.5, 0.5, 9.0])).unwrap();
+        assert!(!gridded.is_exact());
+        let longer: Float64Array = (0..100).map(|i| Some(f64::from(i))).collect();
+        let other = profile(ColumnKind::Numeric, &longer);
+        let error = ColumnAccumulator::restore(&other, gridded.state()).unwrap_err().to_string();
+        assert!(error.contains("grid slots"), "{error}");
+        let restored = ColumnAccumulator::restore(&numeric, gridded.state()).unwrap();
+        let drift = DriftOptions::default();
+        assert_eq!(restored.finish(&numeric, &drift), gridded.finish(&numeric, &drift));
+    }
+
+    /// A deterministic generator (SplitMix64), so the large tests need no
+    /// random-number crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (1.0 - self.uniform(), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+
+        fn array(&mut self, n: usize, draw: impl Fn(&mut Self) -> f64) -> Float64Array {
+            (0..n).map(|_| Some(draw(self))).collect()
+        }
+    }
+
+    fn window(
+        p: &ColumnProfile,
+        options: &WindowOptions,
+        array: &Float64Array,
+    ) -> ColumnAccumulator {
+        let mut acc = ColumnAccumulator::with_options(p, options).unwrap();
+        // Batches of 64K rows, as the engine sees them.
+        for start in (0..array.len()).step_by(1 << 16) {
+            let len = (1 << 16).min(array.len() - start);
+            acc.update("c", &array.slice(start, len)).unwrap();
+        }
+        acc
+    }
+
+    #[test]
+    fn grid_windows_stay_within_the_stated_bounds_of_the_exact_statistics() {
+        let mut rng = Rng(7);
+        type Draw = fn(&mut Rng) -> f64;
+        let cases: [(&str, Draw, Draw, usize, usize); 6] = [
+            ("normal, shifted", |r| r.normal(), |r| r.normal() + 0.02, 20_000, 300_000),
+            ("normal, same", |r| r.normal(), |r| r.normal(), 150_000, 250_000),
+            (
+                "lognormal, scaled",
+                |r| (1.5 * r.normal()).exp(),
+                |r| 1.1 * (1.5 * r.normal()).exp(),
+                50_000,
+                400_000,
+            ),
+            (
+                "discrete, tied",
+                |r| (r.uniform() * 20.0).floor() + (r.uniform() * 3.0).floor(),
+                |r| (r.uniform() * 21.0).floor(),
+                50_000,
+                300_000,
+            ),
+            ("beyond the range", |r| r.normal(), |r| 3.0 * r.normal() + 4.0, 10_000, 300_000),
+            ("below the range", |r| r.uniform(), |r| -r.uniform() * 5.0 + 0.5, 30_000, 200_000),
+        ];
+        for (case, reference, current, n_ref, n_cur) in cases {
+            let p = profile(ColumnKind::Numeric, &rng.array(n_ref, reference));
+            let data = rng.array(n_cur, current);
+            let bounded = window(&p, &WindowOptions::default(), &data);
+            let exact = window(&p, &WindowOptions::unbounded(), &data);
+            assert!(!bounded.is_exact() && exact.is_exact(), "{case}");
+            let options = DriftOptions::default();
+            let (g, e) = (bounded.finish(&p, &options), exact.finish(&p, &options));
+            // Binned statistics and data quality do not depend on the grid.
+            assert_eq!(
+                (g.psi, g.jensen_shannon, &g.data_quality),
+                (e.psi, e.jensen_shannon, &e.data_quality),
+                "{case}"
+            );
+            let (gk, ek) = (g.ks.unwrap(), e.ks.unwrap());
+            let bound = gk.statistic_error_bound.unwrap();
+            assert!(bound <= 1.0 / 4096.0, "{case}: KS bound {bound}");
+            let (dg, de) = (gk.test.statistic, ek.test.statistic);
+            assert!(
+                dg <= de + 1e-12 && de <= dg + bound + 1e-12,
+                "{case}: D {dg} vs {de} (bound {bound})"
+            );
+            let (wg, we) = (g.wasserstein.unwrap(), e.wasserstein.unwrap());
+            let w_bound = g.wasserstein_error_bound.unwrap();
+            assert!(
+                (wg - we).abs() <= w_bound + 1e-9 * we,
+                "{case}: W {wg} vs {we} (bound {w_bound})"
+            );
+            // The stated worst case: at most half the widest cell.
+            let edges = match &bounded {
+                ColumnAccumulator::Numeric(acc) => acc.grid.as_ref().unwrap().edges().to_vec(),
+                ColumnAccumulator::Categorical(_) => unreachable!(),
+            };
+            let widest = edges.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+            assert!(w_bound <= widest * (0.5 + 1e-6), "{case}");
+            if case.starts_with("discrete") {
+                // Every reference value is an edge: KS is exact.
+                assert_eq!((bound, dg), (0.0, de), "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn window_state_is_bounded_whatever_the_window_holds() {
+        let mut rng = Rng(11);
+        let p = profile(ColumnKind::Numeric, &rng.array(100_000, Rng::normal));
+        let mut state_size = |n: usize| {
+            let acc = window(&p, &WindowOptions::default(), &rng.array(n, |r| 1.5 * r.normal()));
+            (acc.state_bytes(), serde_json::to_vec(&acc.state()).unwrap().len())
+        };
+        let (small, small_json) = state_size(50_000);
+        let (large, large_json) = state_size(2_000_000);
+        let bins = match &p.stats {
+            ColumnStats::Numeric(n) => n.counts.len(),
+            ColumnStats::Categorical(_) => unreachable!(),
+        };
+        let bound = WindowOptions::default().max_numeric_state_bytes(bins);
+        assert!(bound < 200 * 1024, "{bound}");
+        assert!(small <= bound && large <= bound, "{small} {large} > {bound}");
+        assert_eq!(small, large);
+        // JSON grows with the digits of the counts only.
+        assert!(large_json < 2 * small_json + 16_384, "{small_json} {large_json}");
+        // An exact window of the same column holds its values.
+        let exact = window(&p, &WindowOptions::unbounded(), &rng.array(50_000, Rng::normal));
+        assert!(exact.state_bytes() >= 8 * 50_000);
+        // At the cap, an exact window is within the bound too.
+        let at_cap = window(&p, &WindowOptions::default(), &rng.array(10_000, Rng::normal));
+        assert!(at_cap.is_exact() && at_cap.state_bytes() <= bound, "{}", at_cap.state_bytes());
+    }
+
     fn value_strategy() -> impl Strategy<Value = Option<f64>> {
         prop_oneof![
             8 => (-50.0f64..150.0).prop_map(Some),
@@ -801,30 +1427,39 @@ mod tests {
             values in prop::collection::vec(value_strategy(), 0..600),
             cuts in prop::collection::vec(0usize..600, 0..6),
             rotate in 0usize..6,
+            // Small caps make splits straddle the switch to the grid.
+            exact_cap in prop_oneof![Just(10_000u64), 0u64..400],
+            grid_cells in 1usize..64,
+            checkpoint in any::<bool>(),
         ) {
             let reference: Float64Array = (0..200).map(|i| Some(f64::from(i) * 0.5)).collect();
             let numeric = profile(ColumnKind::Numeric, &reference);
             let categories: StringArray = (0..200).map(|i| Some(format!("c{}", i % 7))).collect();
             let categorical = profile(ColumnKind::Categorical, &categories);
+            let window = WindowOptions { exact_cap, grid_cells };
+            let new = |p: &ColumnProfile| ColumnAccumulator::with_options(p, &window).unwrap();
 
             let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
             let labels: ArrayRef = Arc::new(values.iter().map(|v| v.map(|x| format!("c{}", (x.abs() as i64) % 9))).collect::<StringArray>());
             for (p, array) in [(&numeric, &array), (&categorical, &labels)] {
-                let whole = one_pass(p, array.as_ref());
+                let mut acc = new(p);
+                acc.update("c", array.as_ref()).unwrap();
+                let whole = acc.finish(p, &DriftOptions::default());
                 let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (array.len() + 1)).collect();
                 bounds.extend([0, array.len()]);
                 bounds.sort_unstable();
                 let mut parts: Vec<ColumnAccumulator> = bounds.windows(2).map(|w| {
-                    let mut acc = ColumnAccumulator::new(p);
+                    let mut acc = new(p);
                     acc.update("c", array.slice(w[0], w[1] - w[0]).as_ref()).unwrap();
-                    acc
+                    if checkpoint { round_trip(p, &acc) } else { acc }
                 }).collect();
                 let k = parts.len();
                 parts.rotate_left(rotate % k);
-                let mut merged = ColumnAccumulator::new(p);
+                let mut merged = new(p);
                 for part in &parts {
                     merged.merge(part);
                 }
+                prop_assert_eq!(merged.is_exact(), acc.is_exact());
                 let split = merged.finish(p, &DriftOptions::default());
                 prop_assert_eq!(format!("{whole:?}"), format!("{split:?}"));
             }

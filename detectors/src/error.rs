@@ -47,6 +47,15 @@ pub enum Error {
         /// What is inconsistent.
         reason: String,
     },
+    /// A checkpointed window state does not fit the baseline it is restored
+    /// against (a different baseline, or a corrupt checkpoint).
+    #[error("column `{column}`: window state does not match the baseline: {reason}")]
+    InvalidState {
+        /// Column name.
+        column: String,
+        /// What does not match.
+        reason: String,
+    },
     /// A configuration value is out of range.
     #[error("invalid setting `{setting}`: {reason}")]
     InvalidConfig {

@@ -146,7 +146,9 @@ pub struct FairnessReport {
 }
 
 /// Window state for group fairness: integer confusion counts per value of a
-/// sensitive attribute.
+/// sensitive attribute. It serialises with serde (settings included), so a
+/// window can be checkpointed and restored; a restored accumulator finishes
+/// exactly like the original.
 ///
 /// Labels and predictions are read as by
 /// [`BinaryClassificationAccumulator`](crate::quality::BinaryClassificationAccumulator).
@@ -169,7 +171,7 @@ pub struct FairnessReport {
 /// assert_eq!(report.demographic_parity_difference, Some(1.0));
 /// # Ok::<(), driftgauge_detectors::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FairnessAccumulator {
     config: FairnessConfig,
     groups: BTreeMap<String, Confusion>,
@@ -621,5 +623,19 @@ mod tests {
                 prop_assert!((0.0..=1.0).contains(&d));
             }
         }
+    }
+
+    #[test]
+    fn accumulator_survives_a_serde_round_trip() {
+        let labels = Int32Array::from(vec![1, 0, 1, 0, 1, 1]);
+        let predictions = Int32Array::from(vec![1, 1, 0, 0, 1, 0]);
+        let group =
+            StringArray::from(vec![Some("a"), Some("a"), Some("b"), None, Some("b"), Some("c")]);
+        let mut acc = FairnessAccumulator::new(config(1)).expect("valid config");
+        acc.update(&labels, &predictions, &group).expect("supported types");
+        let json = serde_json::to_string(&acc).unwrap();
+        let restored: FairnessAccumulator = serde_json::from_str(&json).unwrap();
+        assert_eq!(format!("{:?}", restored.finish()), format!("{:?}", acc.finish()));
+        assert_eq!(restored.config(), acc.config());
     }
 }

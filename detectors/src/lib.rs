@@ -10,6 +10,15 @@
 //!   counts and exact samples. Floating-point statistics are computed only when a window
 //!   is finished, so a result never depends on how rows were split into batches or
 //!   across threads (see the split-then-merge property tests).
+//! * **Bounded windows.** A window's memory does not grow with its events: numeric
+//!   values are kept exactly up to a cap (10,000 by default), then counted on a grid
+//!   of reference quantiles with exact integer counts ([`grid`]), where KS and
+//!   Wasserstein carry stated, reported error bounds (KS within `1 / 4096`). Batch
+//!   checks lift the cap and stay exact. See [`drift`] for the design and the bounds.
+//! * **Checkpointable.** Every window accumulator serialises with serde (numeric and
+//!   categorical columns through [`drift::ColumnState`] and
+//!   [`drift::ColumnAccumulator::restore`], which rebuild what the profile determines);
+//!   a restored accumulator finishes exactly like the original.
 //! * **Baselines are data.** A [`baseline::Profile`] is fitted once from reference data,
 //!   serialised to JSON with a format version, and compared against many windows.
 //! * **Two contracts.** The default *reference-fitted* mode bins numeric columns on the
@@ -27,6 +36,7 @@ pub mod drift;
 pub mod error;
 pub mod evidently;
 pub mod fairness;
+pub mod grid;
 pub mod histogram;
 pub mod ks;
 pub mod quality;

@@ -187,7 +187,9 @@ pub struct BinaryClassificationReport {
     pub log_loss: Option<f64>,
 }
 
-/// Window state for binary classification metrics.
+/// Window state for binary classification metrics. It serialises with serde
+/// (settings included) for checkpoints; deserialising does not re-check the
+/// threshold, so restore only what an accumulator serialised.
 ///
 /// Labels may be Boolean, any integer type, Utf8, LargeUtf8, Utf8View or a
 /// dictionary of those. Predictions may be labels of the same types, or
@@ -209,7 +211,7 @@ pub struct BinaryClassificationReport {
 /// assert_eq!(report.roc_auc, Some(1.0));
 /// # Ok::<(), driftgauge_detectors::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BinaryClassificationAccumulator {
     config: BinaryClassificationConfig,
     counts: Confusion,
@@ -327,7 +329,7 @@ pub(crate) fn ratio_or_zero(num: u64, den: u64) -> f64 {
 }
 
 /// Integer confusion counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Confusion {
     pub(crate) tp: u64,
     pub(crate) fp: u64,
@@ -395,7 +397,7 @@ fn log_loss(runs: &[ScoreRun], rows: u64) -> f64 {
 }
 
 /// The rows of one run of equal scores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct ScoreRun {
     /// Bit pattern of the score, a non-negative `f64` (`-0.0` is stored as
     /// `0.0`), so integer order is numeric order.
@@ -411,7 +413,7 @@ struct ScoreRun {
 /// buffer outgrows `max(COMPACT_AT, runs.len())`, so the amortised cost is
 /// `O(log n)` per row and the buffer never dominates memory. Whatever the
 /// order of pushes and merges, the folded runs are the same, so reports are too.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ScoreTable {
     runs: Vec<ScoreRun>,
     pending: Vec<u64>,
@@ -746,7 +748,8 @@ pub struct RegressionReport {
 const REGRESSION_TYPES: &str = "expected Float32, Float64 or an integer type";
 
 /// Window state for regression metrics: every `(y_true, y_pred)` pair, 16
-/// bytes per row.
+/// bytes per row (so, unlike the drift accumulators, it grows with the
+/// window). It serialises with serde for checkpoints.
 ///
 /// Inputs may be Float32, Float64 or any integer type (converted to `f64`).
 /// A row is skipped when either value is null, NaN or infinite.
@@ -763,7 +766,7 @@ const REGRESSION_TYPES: &str = "expected Float32, Float64 or an integer type";
 /// assert!((report.r2 - 0.9486081370449679).abs() < 1e-15); // sklearn.metrics.r2_score
 /// # Ok::<(), driftgauge_detectors::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RegressionAccumulator {
     pairs: Vec<(f64, f64)>,
     skipped: u64,
@@ -1251,5 +1254,29 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn accumulators_survive_a_serde_round_trip() {
+        // More rows than COMPACT_AT, so the table holds both runs and pending rows.
+        let labels: Int64Array = (0..21).map(|i| Some(i % 3 % 2)).collect();
+        let scores: Float64Array = (0..21).map(|i| Some(f64::from(i % 7) / 7.0)).collect();
+        let mut binary =
+            BinaryClassificationAccumulator::new(BinaryClassificationConfig::default()).unwrap();
+        binary.update(&labels, &scores).unwrap();
+        binary
+            .update(&Int64Array::from(vec![Some(1), None]), &Float64Array::from(vec![0.3, 0.2]))
+            .unwrap();
+        let json = serde_json::to_string(&binary).unwrap();
+        let restored: BinaryClassificationAccumulator = serde_json::from_str(&json).unwrap();
+        assert_eq!(format!("{:?}", restored.finish()), format!("{:?}", binary.finish()));
+
+        let mut regression = RegressionAccumulator::new();
+        let truth: Float64Array = (0..50).map(|i| Some(f64::from(i).sqrt())).collect();
+        let pred: Float64Array = (0..50).map(|i| Some(f64::from(i) / 7.0)).collect();
+        regression.update(&truth, &pred).unwrap();
+        let json = serde_json::to_string(&regression).unwrap();
+        let restored: RegressionAccumulator = serde_json::from_str(&json).unwrap();
+        assert_eq!(format!("{:?}", restored.finish()), format!("{:?}", regression.finish()));
     }
 }

@@ -11,7 +11,9 @@ use driftgauge_detectors::baseline::{
     self, ColumnProfile, ColumnProfileBuilder, Profile, ProfileOptions,
 };
 use driftgauge_detectors::column::{self, ColumnKind};
-use driftgauge_detectors::drift::{ColumnAccumulator, ColumnDrift, DatasetDrift, DriftOptions};
+use driftgauge_detectors::drift::{
+    ColumnAccumulator, ColumnDrift, DatasetDrift, DriftOptions, WindowOptions,
+};
 use driftgauge_detectors::evidently::{self, ColumnSample};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -396,7 +398,10 @@ fn compare_column(
     options: &DriftOptions,
 ) -> Result<ColumnDrift, CheckError> {
     let column_error = |source| CheckError::Column { path: current.path.clone(), source };
-    let mut accumulator = ColumnAccumulator::new(profile);
+    // A batch check holds the whole file anyway: keep every value exactly, so
+    // KS and Wasserstein match scipy to the last digit at any size.
+    let mut accumulator = ColumnAccumulator::with_options(profile, &WindowOptions::unbounded())
+        .map_err(column_error)?;
     for array in current.column(&profile.name)? {
         accumulator.update(&profile.name, array.as_ref()).map_err(column_error)?;
     }
