@@ -1,9 +1,13 @@
 //! driftgauge's integration tests: one binary, one module per area.
 
+mod alerting_e2e;
+mod checkpoint;
 mod cli;
+mod docs;
 mod golden_drift;
 mod golden_evidently;
 mod golden_quality;
+mod kafka_broker;
 mod outbox;
 mod registry;
 mod streaming;

@@ -30,6 +30,8 @@ use tokio::sync::{broadcast, watch};
 /// A window boundary: windows in these tests are 10 s long.
 const T0: i64 = 1_700_000_000_000;
 const TOPIC: &str = "predictions";
+/// Where the bad-messages test's stream copies rejected messages.
+const DEAD_LETTERS: &str = "predictions-dead-letter";
 
 fn profile() -> Profile {
     let options = ProfileOptions::default();
@@ -69,14 +71,21 @@ struct Harness {
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     running: Option<Running>,
+    brokers: String,
     _cluster: MockCluster<'static, DefaultProducerContext>,
 }
 
 impl Harness {
     /// `kafka` holds extra keys of the `[kafka]` section.
     async fn start(format: &str, kafka: &str, models: &[&str]) -> Self {
+        Self::start_with(format, kafka, "", models).await
+    }
+
+    /// `stream` holds extra keys of the stream.
+    async fn start_with(format: &str, kafka: &str, stream: &str, models: &[&str]) -> Self {
         let cluster = MockCluster::new(1).unwrap();
         cluster.create_topic(TOPIC, 1, 1).unwrap();
+        cluster.create_topic(DEAD_LETTERS, 1, 1).unwrap();
         let brokers = cluster.bootstrap_servers();
         let text = format!(
             r#"
@@ -93,6 +102,7 @@ commit_interval_ms = 200
 name = "test"
 topics = ["{TOPIC}"]
 format = "{format}"
+{stream}
 [batch]
 max_delay_ms = 50
 [window]
@@ -111,7 +121,15 @@ min_group_size = 5
         let running = engine.start(shutdown_rx).await.unwrap();
         let producer: BaseProducer =
             ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
-        Self { producer, reports, metrics, shutdown, running: Some(running), _cluster: cluster }
+        Self {
+            producer,
+            reports,
+            metrics,
+            shutdown,
+            running: Some(running),
+            brokers,
+            _cluster: cluster,
+        }
     }
 
     fn address(&self) -> std::net::SocketAddr {
@@ -210,8 +228,11 @@ async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_models_share_a_topic_and_windows_close_on_the_watermark() {
     let mut h = Harness::start("json", "", &["alpha", "beta"]).await;
-    let mut first = window_events("alpha", 600, T0, 0.0);
-    first.extend(window_events("beta", 600, T0, 60.0));
+    // Interleaved in event time: sent model after model, beta's early events
+    // could land in a later micro-batch than alpha's last ones and be late.
+    let alpha = window_events("alpha", 600, T0, 0.0);
+    let beta = window_events("beta", 600, T0, 60.0);
+    let first: Vec<_> = alpha.into_iter().zip(beta).flat_map(|(a, b)| [a, b]).collect();
     h.send(&first);
     h.consumed(1_200).await;
     // The watermark is 1 s behind the largest event time: 10.9 s does not close [T0, T0 + 10 s).
@@ -357,9 +378,47 @@ async fn late_events_are_counted_per_model_and_dropped() {
     assert_eq!(rows, 2);
 }
 
+/// Reads `count` messages of `topic`'s partition 0 from the start.
+fn read_topic(brokers: &str, topic: &str, count: usize) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "dead-letter-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut partitions = TopicPartitionList::new();
+    partitions.add_partition_offset(topic, 0, Offset::Beginning).unwrap();
+    consumer.assign(&partitions).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut messages = Vec::new();
+    while messages.len() < count {
+        assert!(std::time::Instant::now() < deadline, "{} of {count} messages", messages.len());
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            messages.push(message.unwrap().detach());
+        }
+    }
+    messages
+}
+
+fn header<'a>(message: &'a rdkafka::message::OwnedMessage, key: &str) -> &'a str {
+    use rdkafka::Message;
+    use rdkafka::message::Headers;
+    let headers = message.headers().expect("headers");
+    let value = headers.iter().find(|h| h.key == key).and_then(|h| h.value);
+    std::str::from_utf8(value.unwrap_or_else(|| panic!("no {key} header"))).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_counted_by_reason_while_good_data_flows() {
-    let mut h = Harness::start("json", "max_message_bytes = 2000", &["alpha"]).await;
+    let mut h = Harness::start_with(
+        "json",
+        "max_message_bytes = 2000",
+        &format!("dead_letter_topic = \"{DEAD_LETTERS}\""),
+        &["alpha"],
+    )
+    .await;
     let mut payloads = Vec::new();
     let good = window_events("alpha", 50, T0, 0.0);
     let bad: Vec<(Option<Vec<u8>>, &str)> = vec![
@@ -385,6 +444,7 @@ async fn bad_messages_are_counted_by_reason_while_good_data_flows() {
             payloads.push(payload.clone());
         }
     }
+    // The i-th bad message follows the i-th good one: offset 2i + 1.
     h.send(&payloads);
     h.consumed(59).await;
     h.send(&[event("alpha", T0 + 20_000, 0, 0.0)]);
@@ -408,6 +468,33 @@ async fn bad_messages_are_counted_by_reason_while_good_data_flows() {
         );
     }
     assert_eq!(metric_value(&body, "driftgauge_messages_consumed_total", &[]), Some(60.0));
+
+    // Every rejected message was copied, unchanged, with why and where.
+    let brokers = h.brokers.clone();
+    let copies =
+        tokio::task::spawn_blocking(move || read_topic(&brokers, DEAD_LETTERS, 9)).await.unwrap();
+    for (i, ((payload, reason), copy)) in bad.iter().zip(&copies).enumerate() {
+        use rdkafka::Message;
+        assert_eq!(header(copy, "driftgauge.reason"), *reason, "copy {i}");
+        assert_eq!(header(copy, "driftgauge.source.topic"), TOPIC);
+        assert_eq!(header(copy, "driftgauge.source.partition"), "0");
+        assert_eq!(header(copy, "driftgauge.source.offset"), (2 * i + 1).to_string());
+        assert_eq!(header(copy, "driftgauge.stream"), "test");
+        assert!(!header(copy, "driftgauge.error").is_empty(), "copy {i}");
+        assert_eq!(copy.payload(), payload.as_deref(), "copy {i}");
+        assert_eq!(copy.key(), Some(&b"k"[..]));
+    }
+    let errors: Vec<&str> = copies.iter().map(|c| header(c, "driftgauge.error")).collect();
+    assert!(errors[0].contains("key must be a string"), "serde's message: {}", errors[0]);
+    assert_eq!(errors[1], "the payload is a number, not a JSON object");
+    assert_eq!(errors[2], "no `timestamp` field");
+    assert_eq!(errors[4], "feature `x` is a string, not a number");
+    assert!(errors[5].contains("\"last tuesday\""), "{}", errors[5]);
+    assert_eq!(errors[6], "model `gamma` has no active baseline");
+    assert_eq!(errors[7], "the payload of 5000 bytes is over kafka.max_message_bytes (2000)");
+    let metrics = Arc::clone(&h.metrics);
+    until(Duration::from_secs(10), || metrics.dead_letter_messages.get() == 9).await;
+    assert_eq!(h.metrics.dead_letter_failures.get(), 0);
     h.stop().await;
 }
 
@@ -438,79 +525,4 @@ fn demo_detects_drift_within_its_duration() {
     assert!(drifting.iter().any(|l| l.contains("FAIRNESS GAP")), "{out}");
     let before: Vec<&str> = out.lines().filter(|l| l.contains("[reference-like]")).collect();
     assert!(before.iter().all(|l| l.contains("no dataset drift")), "{out}");
-}
-
-/// Decode → window → finish throughput on one thread, without Kafka (the
-/// mock cluster keeps at most 5 MiB per partition, too little to time).
-/// Run with `cargo test --release -p integration-tests -- --ignored throughput --nocapture`.
-#[test]
-#[ignore = "a measurement, not a check; run in release mode"]
-fn throughput_of_decoding_and_windowing() {
-    use driftgauge_engine::config::PayloadFormat;
-    use driftgauge_engine::decode::{DecodeSettings, Decoder};
-    use driftgauge_engine::window::{SourceBatch, WindowOperator};
-
-    let features = 20;
-    let options = ProfileOptions::default();
-    let columns = (0..features as u32)
-        .map(|f| {
-            let values = Float64Array::from_iter_values(
-                (0..10_000u32).map(|i| f64::from((i * 7 + f) % 1000)),
-            );
-            let mut builder = ColumnProfileBuilder::new(ColumnKind::Numeric, false);
-            builder.update(&format!("f{f}"), &values).unwrap();
-            builder.finish(&format!("f{f}"), &options)
-        })
-        .collect();
-    let profile = Profile { format_version: FORMAT_VERSION, rows: 10_000, options, columns };
-    let mut baselines = StaticBaselines::new();
-    baselines.insert("m", "v1", profile);
-    let config =
-        Config::from_layers(Some(("bench", "[window]\nsize_secs = 60\n")), std::iter::empty())
-            .unwrap();
-    let catalog = driftgauge_engine::catalog::Catalog::load(&baselines, &config, None).unwrap();
-    let catalog = Arc::new(catalog);
-
-    let events = 200_000usize;
-    let payloads: Vec<Vec<u8>> = (0..events)
-        .map(|i| {
-            let mut values = serde_json::Map::new();
-            for f in 0..features {
-                values
-                    .insert(format!("f{f}"), serde_json::json!(((i * 13 + f) % 1000) as f64 + 0.5));
-            }
-            // In order, 50 s in all: nothing is late.
-            let time = T0 + i as i64 * 50_000 / events as i64;
-            serde_json::json!({"model": "m", "timestamp": time, "features": values, "score": 0.5})
-                .to_string()
-                .into_bytes()
-        })
-        .collect();
-
-    let started = std::time::Instant::now();
-    let mut decoder = Decoder::new(Arc::new(DecodeSettings::new(&config)), Arc::clone(&catalog));
-    let mut windows = WindowOperator::new(config.window, 30);
-    for chunk in payloads.chunks(8192) {
-        for payload in chunk {
-            decoder.decode(PayloadFormat::Json, Some(payload));
-        }
-        let batches = decoder.take_batches();
-        windows.apply(SourceBatch { batches, offsets: Vec::new() }, std::time::Instant::now());
-    }
-    let decoded = started.elapsed();
-    let closed = windows.close_all();
-    let reports: Vec<_> = closed
-        .iter()
-        .map(|w| driftgauge_engine::compute::finish(w, false, &config.drift, &config.statistics))
-        .collect();
-    let total = started.elapsed();
-    assert_eq!(reports.iter().map(|r| r.rows).sum::<u64>(), events as u64);
-    println!(
-        "JSON, {features} features: {events} events decoded and windowed in {:.3} s ({:.0} events/s), \
-         finished in {:.3} s more; {:.0} events/s end to end on one thread",
-        decoded.as_secs_f64(),
-        events as f64 / decoded.as_secs_f64(),
-        (total - decoded).as_secs_f64(),
-        events as f64 / total.as_secs_f64(),
-    );
 }

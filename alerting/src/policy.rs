@@ -705,6 +705,19 @@ pub struct PolicyState {
     models: BTreeMap<String, ModelState>,
 }
 
+impl PolicyState {
+    /// The rules firing now, as `(model, rule, window it fired in)`, in model and rule
+    /// order: for an engine that restores its "firing" gauges after a restart.
+    pub fn firing(&self) -> impl Iterator<Item = (&str, &str, Window)> + '_ {
+        self.models.iter().flat_map(|(model, state)| {
+            state
+                .rules
+                .iter()
+                .filter_map(move |(rule, rs)| rs.firing.map(|w| (model.as_str(), rule.as_str(), w)))
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct ModelState {
     last_window_end: Option<DateTime<Utc>>,

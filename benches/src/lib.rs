@@ -169,3 +169,121 @@ pub fn check_files(rows: usize) -> (PathBuf, PathBuf) {
     }
     files
 }
+
+/// Event time of the first streaming event: a minute boundary.
+pub const STREAM_T0_MS: i64 = 1_700_000_040_000;
+
+/// Names of the `features` numeric features of the streaming benchmark.
+pub fn feature_names(features: usize) -> Vec<String> {
+    (0..features).map(|f| format!("f{f}")).collect()
+}
+
+/// The baseline of the streaming benchmark: `features` standard normal
+/// features (feature `k` shifted by `k / 10`) and a uniform `score`, fitted
+/// on `rows` rows.
+pub fn stream_profile(features: usize, rows: usize) -> driftgauge_detectors::baseline::Profile {
+    use driftgauge_detectors::baseline::{
+        ColumnProfileBuilder, FORMAT_VERSION, Profile, ProfileOptions,
+    };
+    use driftgauge_detectors::column::ColumnKind;
+    let options = ProfileOptions::default();
+    let fit = |name: &str, values: Vec<f64>| {
+        let mut builder = ColumnProfileBuilder::new(ColumnKind::Numeric, false);
+        builder.update(name, &Float64Array::from(values)).expect("finite values");
+        builder.finish(name, &options)
+    };
+    let mut columns: Vec<_> = feature_names(features)
+        .iter()
+        .enumerate()
+        .map(|(k, name)| fit(name, normal_values(rows, k as f64 / 10.0, 100 + k as u64)))
+        .collect();
+    let mut rng = Rng::new(99);
+    columns.push(fit("score", (0..rows).map(|_| rng.uniform()).collect()));
+    Profile { format_version: FORMAT_VERSION, rows: rows as u64, options, columns }
+}
+
+/// `rows` events of model `model` as the streaming benchmark sends them:
+/// `model`, `timestamp` (ms, spread evenly over `[start_ms, start_ms + span_ms)`),
+/// the features as [`stream_profile`] describes them and `score`.
+pub fn stream_batch(
+    model: &str,
+    rows: usize,
+    features: usize,
+    start_ms: i64,
+    span_ms: i64,
+    seed: u64,
+) -> RecordBatch {
+    let mut rng = Rng::new(seed);
+    let mut fields = vec![
+        Field::new("model", arrow::datatypes::DataType::Utf8, false),
+        Field::new("timestamp", arrow::datatypes::DataType::Int64, false),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(model, rows))),
+        Arc::new(Int64Array::from_iter_values(
+            (0..rows as i64).map(|i| start_ms + i * span_ms / rows.max(1) as i64),
+        )),
+    ];
+    for (k, name) in feature_names(features).into_iter().enumerate() {
+        fields.push(Field::new(name, arrow::datatypes::DataType::Float64, false));
+        let shift = k as f64 / 10.0;
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            (0..rows).map(|_| rng.normal() + shift),
+        )));
+    }
+    fields.push(Field::new("score", arrow::datatypes::DataType::Float64, false));
+    columns.push(Arc::new(Float64Array::from_iter_values((0..rows).map(|_| rng.uniform()))));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("columns match the schema")
+}
+
+/// `batch` as one Arrow IPC stream message (what an `arrow_ipc` stream reads).
+///
+/// # Panics
+/// If the batch cannot be written (it always can).
+pub fn arrow_ipc_payload(batch: &RecordBatch) -> Vec<u8> {
+    let mut payload = Vec::new();
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut payload, &batch.schema())
+        .expect("IPC writer");
+    writer.write(batch).expect("write the batch");
+    writer.finish().expect("finish the stream");
+    drop(writer);
+    payload
+}
+
+/// The rows of a [`stream_batch`] as JSON events (what a `json` stream reads):
+/// `{"model":..,"timestamp":..,"features":{"f0":..,..},"score":..}`.
+///
+/// # Panics
+/// If `batch` is not laid out as [`stream_batch`] makes it.
+pub fn json_payloads(batch: &RecordBatch) -> Vec<Vec<u8>> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float64Type, Int64Type};
+    let models = batch.column(0).as_string::<i32>();
+    let times = batch.column(1).as_primitive::<Int64Type>();
+    let n = batch.num_columns();
+    let features: Vec<(&str, &Float64Array)> = (2..n - 1)
+        .map(|c| {
+            (
+                batch.schema_ref().field(c).name().as_str(),
+                batch.column(c).as_primitive::<Float64Type>(),
+            )
+        })
+        .collect();
+    let score = batch.column(n - 1).as_primitive::<Float64Type>();
+    (0..batch.num_rows())
+        .map(|i| {
+            let mut values = serde_json::Map::new();
+            for (name, array) in &features {
+                values.insert((*name).to_owned(), serde_json::json!(array.value(i)));
+            }
+            serde_json::json!({
+                "model": models.value(i),
+                "timestamp": times.value(i),
+                "features": values,
+                "score": score.value(i),
+            })
+            .to_string()
+            .into_bytes()
+        })
+        .collect()
+}

@@ -267,6 +267,10 @@ async function main() {
 
   // Every dashboard query returns data.
   const exposition = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  // The exposition follows Prometheus's naming and format conventions.
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+  if (lint.status !== 0) failures.push(`promtool check metrics on /metrics: ${lint.stdout}${lint.stderr}`);
+  else log('promtool check metrics: the exposition is clean');
   // Series names the engine exports, and those whose every sample is 0.
   const exported = new Set();
   const nonZero = new Set();

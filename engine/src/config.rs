@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use driftgauge_alerting::alertmanager::AlertmanagerConfig;
+use driftgauge_alerting::policy::PolicyConfig;
+use driftgauge_alerting::webhook::WebhookConfig;
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::ks::KsMethod;
 use driftgauge_detectors::quality::PositiveLabel;
@@ -128,6 +131,12 @@ pub struct StreamConfig {
     pub topics: Vec<String>,
     /// `json` or `arrow_ipc`. Default `json`.
     pub format: PayloadFormat,
+    /// Where rejected messages are copied (key, payload and headers, plus
+    /// `driftgauge.*` headers naming the reason, the error and the source
+    /// position). Absent by default: rejected messages are only counted.
+    /// Example `predictions-dead-letter`.
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
 }
 
 /// Where the parts of an event are: dotted JSON paths, or Arrow column names.
@@ -301,6 +310,59 @@ pub struct ComputeConfig {
     pub threads: usize,
 }
 
+/// Checkpoints of window state and Kafka positions (see [`crate::checkpoint`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Whether to checkpoint at all. Default `true`; with no database (see
+    /// `path`) there is nothing to checkpoint into and delivery is at-least-once.
+    pub enabled: bool,
+    /// How often open windows and positions are checkpointed. Default 5000.
+    pub interval_ms: u64,
+    /// The SQLite file; absent by default, meaning the baseline registry's
+    /// file (`baselines.registry_path`). Example `/var/lib/driftgauge/engine.db`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// Alert policies and their delivery (`[alerting]`): retraining webhooks and,
+/// optionally, Alertmanager. Every key is documented in `config/default.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// The SQLite file holding the webhook outbox and the policies' state (cooldowns,
+    /// hysteresis, K-of-N history). Default: the registry file (`baselines.registry_path`);
+    /// required when webhooks are configured without a registry. `":memory:"` keeps both
+    /// in memory, lost on restart (the demo). Example `/var/lib/driftgauge/driftgauge.db`.
+    #[serde(default)]
+    pub database_path: Option<PathBuf>,
+    /// Dashboard link put in every event, with `{model}`, `{version}`, `{start_ms}` and
+    /// `{end_ms}` replaced. Default none. Example
+    /// `https://grafana.example.com/d/driftgauge?var-model={model}&from={start_ms}&to={end_ms}`.
+    #[serde(default)]
+    pub dashboard_url: Option<String>,
+    /// Windows with fewer events are not evaluated: their statistics are noise (the
+    /// first window after a start, a quiet hour) and would fire rules. Default 100.
+    #[serde(default = "default_min_window_events")]
+    pub min_window_events: u64,
+    /// The rules (`[[alerting.policies.defaults]]`, `[[alerting.policies.models.NAME.rules]]`).
+    #[serde(default)]
+    pub policies: PolicyConfig,
+    /// Webhook delivery (`[alerting.webhook]`, `[[alerting.webhook.targets]]`). Default: no targets.
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+    /// Alertmanager push (`[alerting.alertmanager]`). Default: off.
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerConfig>,
+}
+
+const fn default_min_window_events() -> u64 {
+    100
+}
+
+/// Placeholders of `alerting.dashboard_url`.
+pub const DASHBOARD_PLACEHOLDERS: [&str; 4] = ["model", "version", "start_ms", "end_ms"];
+
 /// Event-time window shape, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowSpec {
@@ -341,6 +403,10 @@ pub struct Config {
     pub baselines: BaselinesConfig,
     /// The compute pool.
     pub compute: ComputeConfig,
+    /// Checkpoints.
+    pub checkpoint: CheckpointConfig,
+    /// Alert policies, retraining webhooks and Alertmanager.
+    pub alerting: AlertingConfig,
 }
 
 impl Config {
@@ -429,6 +495,9 @@ impl Config {
         let baselines: Option<BaselinesConfig> =
             section("baselines", take("baselines"), &mut errors);
         let compute: Option<ComputeConfig> = section("compute", take("compute"), &mut errors);
+        let checkpoint: Option<CheckpointConfig> =
+            section("checkpoint", take("checkpoint"), &mut errors);
+        let alerting: Option<AlertingConfig> = section("alerting", take("alerting"), &mut errors);
         for key in table.keys() {
             errors.push(ConfigError { key: key.clone(), message: "unknown section".into() });
         }
@@ -492,6 +561,15 @@ impl Config {
                     }
                 }
             }
+            for (i, stream) in streams.iter().enumerate() {
+                let Some(topic) = &stream.dead_letter_topic else { continue };
+                let key = format!("streams[{i}].dead_letter_topic");
+                check.non_empty(&key, topic);
+                // Reading its own rejects back would loop them forever.
+                if seen.contains(topic) {
+                    check.fail(&key, format!("`{topic}` is a topic the engine consumes"));
+                }
+            }
         }
         if let Some(event) = &event {
             check.non_empty("event.model_field", &event.model_field);
@@ -551,6 +629,21 @@ impl Config {
                 }
             }
         }
+        if let Some(checkpoint) = &checkpoint {
+            if !(100..=3_600_000).contains(&checkpoint.interval_ms) {
+                check.fail(
+                    "checkpoint.interval_ms",
+                    "must be between 100 and 3600000 (one hour)".into(),
+                );
+            }
+            if checkpoint.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                check.fail("checkpoint.path", "must not be empty (leave it out instead)".into());
+            }
+        }
+
+        if let Some(alerting) = &alerting {
+            check_alerting(alerting, baselines.as_ref(), &mut check);
+        }
 
         match (
             log,
@@ -564,6 +657,8 @@ impl Config {
             fairness,
             baselines,
             compute,
+            checkpoint,
+            alerting,
         ) {
             (
                 Some(log),
@@ -577,6 +672,8 @@ impl Config {
                 Some(fairness),
                 Some(baselines),
                 Some(compute),
+                Some(checkpoint),
+                Some(alerting),
             ) if errors.is_empty() => Ok(Self {
                 log,
                 server_address,
@@ -590,9 +687,27 @@ impl Config {
                 fairness,
                 baselines,
                 compute,
+                checkpoint,
+                alerting,
             }),
             _ => Err(ConfigErrors(errors)),
         }
+    }
+
+    /// The database checkpoints are written to: `checkpoint.path`, else the
+    /// baseline registry's file; `None` when checkpoints are disabled or there
+    /// is no database.
+    pub fn checkpoint_path(&self) -> Option<&Path> {
+        if !self.checkpoint.enabled {
+            return None;
+        }
+        self.checkpoint.path.as_deref().or(self.baselines.registry_path.as_deref())
+    }
+
+    /// The database of the webhook outbox and the alert policies' state:
+    /// `alerting.database_path`, else the baseline registry's file.
+    pub fn alerting_database_path(&self) -> Option<&Path> {
+        self.alerting.database_path.as_deref().or(self.baselines.registry_path.as_deref())
     }
 
     /// The effective librdkafka properties of this configuration, secrets masked,
@@ -640,6 +755,58 @@ fn section<T: DeserializeOwned>(
             });
             None
         }
+    }
+}
+
+/// The `[alerting]` rules that need no network or secret: policies (every rule
+/// problem), the dashboard link's placeholders, and where the outbox lives. Webhook
+/// targets and secrets are checked when the engine starts (`alerts::Alerting::start`).
+fn check_alerting(
+    alerting: &AlertingConfig,
+    baselines: Option<&BaselinesConfig>,
+    check: &mut Checker<'_>,
+) {
+    if let Err(driftgauge_alerting::Error::InvalidConfig { problems }) =
+        driftgauge_alerting::policy::PolicyEngine::new(&alerting.policies)
+    {
+        for problem in problems {
+            check.fail(&format!("alerting.{}", problem.field), problem.message);
+        }
+    }
+    if let Some(url) = &alerting.dashboard_url {
+        let mut rest = url.as_str();
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                check.fail("alerting.dashboard_url", "has a `{` without a closing `}`".into());
+                break;
+            };
+            let name = &rest[open + 1..open + close];
+            if !DASHBOARD_PLACEHOLDERS.contains(&name) {
+                check.fail(
+                    "alerting.dashboard_url",
+                    format!(
+                        "unknown placeholder `{{{name}}}` (known: {})",
+                        DASHBOARD_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+                    ),
+                );
+            }
+            rest = &rest[open + close + 1..];
+        }
+    }
+    if alerting.database_path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        check.fail("alerting.database_path", "must not be empty (leave it out instead)".into());
+    }
+    let registry = baselines.and_then(|b| b.registry_path.as_ref());
+    if !alerting.webhook.targets.is_empty()
+        && alerting.database_path.is_none()
+        && registry.is_none()
+    {
+        check.fail(
+            "alerting.database_path",
+            "webhook targets need a database for their outbox: set alerting.database_path \
+             (or baselines.registry_path, which is then used)"
+                .into(),
+        );
     }
 }
 
@@ -866,6 +1033,39 @@ mod tests {
         }
         assert!(keys.iter().any(|k| k.contains("enable.auto.commit")), "{errors}");
         assert!(errors.to_string().contains("unknown field `bogus`"), "{errors}");
+    }
+
+    #[test]
+    fn dead_letter_topics_are_optional_and_never_consumed() {
+        assert_eq!(Config::defaults().streams[0].dead_letter_topic, None);
+        let stream = |dead: &str| {
+            format!(
+                "[[streams]]\nname = \"a\"\ntopics = [\"in\"]\nformat = \"json\"\n\
+                 dead_letter_topic = \"{dead}\"\n"
+            )
+        };
+        let config = load(&stream("in-dead"), &[]).unwrap();
+        assert_eq!(config.streams[0].dead_letter_topic.as_deref(), Some("in-dead"));
+        for (bad, message) in [("in", "a topic the engine consumes"), (" ", "must not be empty")] {
+            let errors = load(&stream(bad), &[]).unwrap_err();
+            assert_eq!(errors.0[0].key, "streams[0].dead_letter_topic", "{errors}");
+            assert!(errors.0[0].message.contains(message), "{errors}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_go_to_their_own_path_or_the_registry() {
+        assert_eq!(Config::defaults().checkpoint_path(), None, "no database by default");
+        let registry = load("[baselines]\nregistry_path = \"r.db\"\n", &[]).unwrap();
+        assert_eq!(registry.checkpoint_path(), Some(Path::new("r.db")));
+        let own =
+            load("[baselines]\nregistry_path = \"r.db\"\n[checkpoint]\npath = \"c.db\"\n", &[])
+                .unwrap();
+        assert_eq!(own.checkpoint_path(), Some(Path::new("c.db")));
+        let off = load("[checkpoint]\nenabled = false\npath = \"c.db\"\n", &[]).unwrap();
+        assert_eq!(off.checkpoint_path(), None);
+        let errors = load("[checkpoint]\ninterval_ms = 0\n", &[]).unwrap_err();
+        assert_eq!(errors.0[0].key, "checkpoint.interval_ms");
     }
 
     #[test]

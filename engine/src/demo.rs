@@ -10,16 +10,28 @@
 //! apart from the others' (a fairness gap). One line per closed window says
 //! what drifted and by how much.
 //!
+//! With `--webhook URL` the demo also runs the alert bridge
+//! ([`crate::alerts`]): two rules per model (dataset drift share, and PSI drift
+//! of at least two features in two of the last three windows) fire once the
+//! drift begins, and each firing rule POSTs a signed retraining CloudEvent to
+//! every URL. A line is printed when a rule fires and when its webhook is
+//! delivered (or given up). The outbox lives in memory unless `--alert-db`
+//! names a file; the signing secret is `DRIFTGAUGE_WEBHOOK_SECRET`, or a random
+//! one per run.
+//!
 //! The generator is a seeded SplitMix64, so the reference data and the
 //! stream's values are the same on every run (the timing is not).
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{ArrayRef, Float64Array, StringArray};
+use driftgauge_alerting::signing::SigningKey;
+use driftgauge_alerting::webhook::WebhookTarget;
 use driftgauge_detectors::baseline::{
     ColumnProfileBuilder, FORMAT_VERSION, Profile, ProfileOptions,
 };
@@ -29,6 +41,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use tokio::sync::{broadcast, watch};
 
+use crate::alerts::{AlertEvent, Alerting, AlertingError};
 use crate::catalog::RegistryBaselines;
 use crate::compute::WindowReport;
 use crate::config::Config;
@@ -53,6 +66,12 @@ pub struct DemoOptions {
     pub metrics_address: SocketAddr,
     /// Topic to produce to and consume from.
     pub topic: String,
+    /// Retraining webhook receivers; none: no webhooks (rules are still evaluated).
+    pub webhooks: Vec<String>,
+    /// The webhook signing secret (`whsec_...`); a random one per run when `None`.
+    pub webhook_secret: Option<String>,
+    /// The SQLite file for the outbox and the policy state; in memory when `None`.
+    pub alert_database: Option<PathBuf>,
 }
 
 impl Default for DemoOptions {
@@ -65,6 +84,9 @@ impl Default for DemoOptions {
             rate: 500,
             metrics_address: SocketAddr::from(([127, 0, 0, 1], 9464)),
             topic: "driftgauge-demo".into(),
+            webhooks: Vec::new(),
+            webhook_secret: None,
+            alert_database: None,
         }
     }
 }
@@ -78,6 +100,9 @@ pub enum DemoError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Alerting could not start.
+    #[error(transparent)]
+    Alerting(#[from] AlertingError),
     /// The demo's settings are invalid.
     #[error("{0}")]
     Config(String),
@@ -98,6 +123,14 @@ pub struct DemoSummary {
     pub drifted_windows: u64,
     /// Events produced.
     pub produced: u64,
+    /// Alert rules that fired (retraining requested).
+    pub triggers: u64,
+    /// Webhooks delivered.
+    pub delivered: u64,
+    /// Webhooks given up.
+    pub failed: u64,
+    /// The `/metrics` exposition at the end of the run.
+    pub metrics: String,
 }
 
 /// Runs the demo, writing one line per closed window to `out`.
@@ -133,9 +166,19 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
     }
     let baselines = RegistryBaselines::new(registry);
     let config = demo_config(&options, &brokers).map_err(DemoError::Config)?;
-    let engine = Engine::new(config, Arc::new(baselines));
-    let mut reports = engine.subscribe();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let engine = Engine::new(config.clone(), Arc::new(baselines));
+    let secret = options.webhook_secret.clone().unwrap_or_else(random_secret);
+    let secret_env = config.alerting.webhook.secret_env.clone();
+    let metrics = engine.metrics();
+    let (alerting, sink) =
+        Alerting::start_with_env(&config, Arc::clone(&metrics), shutdown_rx.clone(), move |name| {
+            (name == secret_env).then(|| secret.clone())
+        })
+        .await?;
+    let engine = engine.with_window_sink(sink);
+    let mut reports = engine.subscribe();
+    let mut alerts = alerting.subscribe();
     let running = engine.start(shutdown_rx).await?;
 
     let start_ms = now_ms();
@@ -156,6 +199,18 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
         format_ms(drift_at_ms),
         options.drift_after_secs,
     )?;
+    if !options.webhooks.is_empty() {
+        writeln!(
+            out,
+            "Retraining webhooks to {}, signed with {}.",
+            options.webhooks.join(", "),
+            if options.webhook_secret.is_some() {
+                "DRIFTGAUGE_WEBHOOK_SECRET"
+            } else {
+                "a random per-run secret (set DRIFTGAUGE_WEBHOOK_SECRET to verify signatures)"
+            }
+        )?;
+    }
     out.flush()?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -184,6 +239,7 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
+            Ok(event) = alerts.recv() => print_alert(&event, &mut summary, out)?,
             _ = &mut deadline => break,
             _ = tokio::signal::ctrl_c() => break,
         }
@@ -204,6 +260,7 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             },
+            Ok(event) = alerts.recv() => print_alert(&event, &mut summary, out)?,
             result = &mut wait => {
                 result?;
                 while let Ok(report) = reports.try_recv() {
@@ -213,11 +270,24 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
             }
         }
     }
+    // The engine has dropped its sink: evaluation ends, and the delivery loops have
+    // seen the shutdown signal.
+    alerting.wait().await;
+    while let Ok(event) = alerts.try_recv() {
+        print_alert(&event, &mut summary, out)?;
+    }
     drop(producer);
+    summary.metrics = metrics.encode();
     writeln!(
         out,
-        "Stopped: {} events produced, {} model windows reported, {} with dataset drift.",
-        summary.produced, summary.windows, summary.drifted_windows
+        "Stopped: {} events produced, {} model windows reported, {} with dataset drift; \
+         {} retraining triggers, {} webhooks delivered, {} failed.",
+        summary.produced,
+        summary.windows,
+        summary.drifted_windows,
+        summary.triggers,
+        summary.delivered,
+        summary.failed,
     )?;
     Ok(summary)
 }
@@ -248,15 +318,128 @@ attributes = ["group"]
 [drift]
 drift_share = 0.3
 statistics = ["psi", "ks", "wasserstein", "jensen_shannon", "chi_square"]
+# The demo's registry lives in memory and each run starts a fresh stream:
+# there is nothing to resume, so no checkpoints (and no warning about them).
+[checkpoint]
+enabled = false
+[alerting]
+database_path = {database}
+
+# An hour of cooldown: one trigger per model and rule in a demo run.
+[[alerting.policies.defaults]]
+name = "dataset-drift"
+severity = "critical"
+cooldown_secs = 3600
+when = {{ kind = "dataset_drift_share", at_least = 0.3, resolve = 0.1 }}
+
+[[alerting.policies.defaults]]
+name = "feature-drift"
+severity = "warning"
+cooldown_secs = 3600
+when = {{ kind = "feature_drift", statistic = "psi", k = 2, n = 3, min_features = 2, resolve = 0.05 }}
+
+# Quick retries, so a receiver that comes back is served within seconds.
+[alerting.webhook]
+source = "driftgauge-demo"
+timeout_ms = 5000
+max_attempts = 200
+initial_backoff_ms = 250
+max_backoff_ms = 2000
+poll_interval_ms = 500
 "#,
         address = options.metrics_address,
         pid = std::process::id(),
         topic = options.topic,
         window = options.window_secs,
+        database = toml::Value::String(
+            options
+                .alert_database
+                .as_ref()
+                .map_or_else(|| crate::alerts::IN_MEMORY.to_owned(), |p| p.display().to_string())
+        ),
     );
     // The demo ignores DRIFTGAUGE__* variables: it is meant to run the same everywhere.
-    Config::from_layers(Some(("demo settings", &text)), std::iter::empty())
-        .map_err(|e| e.to_string())
+    let mut config = Config::from_layers(Some(("demo settings", &text)), std::iter::empty())
+        .map_err(|e| e.to_string())?;
+    config.alerting.webhook.targets = options
+        .webhooks
+        .iter()
+        .map(|url| WebhookTarget { url: url.clone(), ..WebhookTarget::default() })
+        .collect();
+    Ok(config)
+}
+
+/// A random `whsec_` secret for a demo run. `RandomState` is seeded from the
+/// operating system's randomness once per process, and new states step on from
+/// it: good enough for a demo that never shows the secret, not for production
+/// secrets (generate those as the README shows).
+fn random_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut key = Vec::with_capacity(32);
+    for i in 0..4u64 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(i);
+        hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        key.extend_from_slice(&hasher.finish().to_le_bytes());
+    }
+    SigningKey::from_bytes(key)
+        .map_or_else(|_| unreachable!("32 bytes is a valid key"), |k| k.to_whsec())
+}
+
+fn print_alert(
+    event: &AlertEvent,
+    summary: &mut DemoSummary,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M:%S").to_string();
+    match event {
+        AlertEvent::Fired { decision, event_id } => {
+            summary.triggers += 1;
+            let key = &decision.key;
+            write!(
+                out,
+                ">>> RETRAINING TRIGGERED: {} rule {} ({}) in window {}-{}: {}",
+                key.model,
+                key.rule,
+                decision.severity,
+                time(decision.window.start),
+                time(decision.window.end),
+                decision.evidence.summary,
+            )?;
+            match event_id {
+                Some(id) => writeln!(out, " Webhook {id} queued.")?,
+                None => writeln!(out)?,
+            }
+        }
+        AlertEvent::Resolved { decision } => {
+            writeln!(
+                out,
+                ">>> resolved: {} rule {} in window {}-{}.",
+                decision.key.model,
+                decision.key.rule,
+                time(decision.window.start),
+                time(decision.window.end),
+            )?;
+        }
+        AlertEvent::Delivered { model, rule, event_id, target, attempts, latency } => {
+            summary.delivered += 1;
+            writeln!(
+                out,
+                ">>> WEBHOOK DELIVERED: {model} rule {rule}, event {event_id} to {target} \
+                 (attempt {attempts}, {} ms after it was queued).",
+                latency.as_millis()
+            )?;
+        }
+        AlertEvent::Failed { model, rule, event_id, target, attempts, reason } => {
+            summary.failed += 1;
+            writeln!(
+                out,
+                ">>> WEBHOOK FAILED: {model} rule {rule}, event {event_id} to {target} \
+                 given up after {attempts} attempt(s): {reason}"
+            )?;
+        }
+    }
+    out.flush()
 }
 
 fn print_report(

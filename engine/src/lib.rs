@@ -9,9 +9,11 @@
 //! Errors name the file and, where there is one, the column at fault; the
 //! binary maps them to exit code 2.
 
+pub mod alerts;
 pub mod catalog;
 pub mod check;
 pub mod check_model;
+pub mod checkpoint;
 pub mod cli;
 pub mod compute;
 pub mod config;

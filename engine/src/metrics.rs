@@ -43,8 +43,16 @@ pub struct Metrics {
     pub kafka_errors: IntCounter,
     /// Offset commits that failed.
     pub commit_failures: IntCounter,
+    /// Rejected messages delivered to their stream's dead-letter topic.
+    pub dead_letter_messages: IntCounter,
+    /// Rejected messages that could not be copied to the dead-letter topic.
+    pub dead_letter_failures: IntCounter,
     /// When offsets were last committed.
     pub last_commit: Gauge,
+    /// When the last checkpoint was committed to SQLite.
+    pub last_checkpoint: Gauge,
+    /// Seconds to take and write one checkpoint.
+    pub checkpoint_seconds: Histogram,
     /// Internal errors (bugs), by stage.
     pub internal_errors: IntCounterVec,
     /// Seconds to finish one model's window.
@@ -75,6 +83,18 @@ pub struct Metrics {
     pub fairness_group_events: IntGaugeVec,
     /// Disparities per attribute.
     pub fairness_disparity: GaugeVec,
+    /// Alerting: rules that fired (retraining requested), by model, rule and severity.
+    pub retrain_triggers: IntCounterVec,
+    /// Alerting: webhook messages finished, by model, rule and outcome (`delivered`, `failed`).
+    pub webhook_deliveries: IntCounterVec,
+    /// Alerting: failed webhook attempts that will be retried, by model and rule.
+    pub webhook_retries: IntCounterVec,
+    /// Alerting: webhook messages in the outbox, not yet delivered, by model and rule.
+    pub webhook_pending: IntGaugeVec,
+    /// Alerting: seconds from enqueueing a webhook message to its delivery.
+    pub webhook_delivery_seconds: Histogram,
+    /// Alerting: 1 while a rule is firing for a model, else 0.
+    pub alert_firing: IntGaugeVec,
     exported: Mutex<HashMap<String, Series>>,
 }
 
@@ -159,9 +179,30 @@ impl Metrics {
                 "driftgauge_kafka_commit_failures_total",
                 "Offset commits that failed (retried with the next closed window)."
             )),
+            dead_letter_messages: register!(IntCounter::new(
+                "driftgauge_dead_letter_messages_total",
+                "Rejected messages delivered to their stream's dead-letter topic."
+            )),
+            dead_letter_failures: register!(IntCounter::new(
+                "driftgauge_dead_letter_failures_total",
+                "Rejected messages not copied to the dead-letter topic (queue full, or delivery failed); dropped."
+            )),
             last_commit: register!(Gauge::new(
                 "driftgauge_last_commit_timestamp_seconds",
                 "When offsets were last committed, seconds since the epoch."
+            )),
+            last_checkpoint: register!(Gauge::new(
+                "driftgauge_last_checkpoint_timestamp_seconds",
+                "When window state and offsets were last checkpointed to SQLite, seconds since the epoch."
+            )),
+            checkpoint_seconds: register!(Histogram::with_opts(
+                HistogramOpts::new(
+                    "driftgauge_checkpoint_seconds",
+                    "Time to snapshot the open windows and commit them with the offsets to SQLite."
+                )
+                .buckets(vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
+                ])
             )),
             internal_errors: register!(IntCounterVec::new(
                 Opts::new("driftgauge_internal_errors_total", "Internal errors (bugs), by stage."),
@@ -261,6 +302,51 @@ impl Metrics {
                     "Disparity between an attribute's groups (differences and ratios, Fairlearn's definitions)."
                 ),
                 &["model", "version", "attribute", "metric"]
+            )),
+            retrain_triggers: register!(IntCounterVec::new(
+                Opts::new(
+                    "driftgauge_retrain_triggers_total",
+                    "Alert rules that fired (a retraining request), by model, rule and severity."
+                ),
+                &["model", "rule", "severity"]
+            )),
+            webhook_deliveries: register!(IntCounterVec::new(
+                Opts::new(
+                    "driftgauge_webhook_deliveries_total",
+                    "Webhook messages finished, by outcome: delivered, or failed (a non-retryable response or retries exhausted)."
+                ),
+                &["model", "rule", "outcome"]
+            )),
+            webhook_retries: register!(IntCounterVec::new(
+                Opts::new(
+                    "driftgauge_webhook_retries_total",
+                    "Failed webhook attempts that are retried (connection errors, timeouts, 5xx, 408, 429)."
+                ),
+                &["model", "rule"]
+            )),
+            webhook_pending: register!(IntGaugeVec::new(
+                Opts::new(
+                    "driftgauge_webhook_pending",
+                    "Webhook messages in the outbox that are not delivered or given up yet."
+                ),
+                &["model", "rule"]
+            )),
+            webhook_delivery_seconds: register!(Histogram::with_opts(
+                HistogramOpts::new(
+                    "driftgauge_webhook_delivery_seconds",
+                    "Seconds from storing a webhook message in the outbox to its delivery, retries included."
+                )
+                .buckets(vec![
+                    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+                    3600.0, 21600.0, 43200.0,
+                ])
+            )),
+            alert_firing: register!(IntGaugeVec::new(
+                Opts::new(
+                    "driftgauge_alert_firing",
+                    "1 while an alert rule is firing for a model (between its fire and its resolve), else 0."
+                ),
+                &["model", "rule", "severity"]
             )),
             exported: Mutex::new(HashMap::new()),
             registry,

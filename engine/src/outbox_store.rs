@@ -120,6 +120,51 @@ impl SqliteOutbox {
             .map_err(self.error("purge"))
     }
 
+    /// Stores `messages` and runs `also` on the same connection in one
+    /// transaction: all of it is committed, or none. Returns, per message,
+    /// whether it was new (as [`OutboxStore::enqueue`]). The alert bridge
+    /// commits a window's triggers together with the policy state that fired
+    /// them, so a crash can neither lose a trigger whose cooldown was recorded
+    /// nor record a fire whose trigger was not stored.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the database fails; nothing is then stored.
+    pub fn enqueue_with(
+        &self,
+        messages: &[OutboxMessage],
+        also: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<Vec<bool>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(self.error("enqueue"))?;
+        let mut inserted = Vec::with_capacity(messages.len());
+        for message in messages {
+            inserted.push(insert(&tx, message).map_err(self.error("enqueue"))?);
+        }
+        also(&tx).map_err(self.error("enqueue"))?;
+        tx.commit().map_err(self.error("enqueue"))?;
+        Ok(inserted)
+    }
+
+    /// Pending messages per `(model, rule)`, for the pending gauge at start-up.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the database fails.
+    pub fn pending_by_rule(&self) -> Result<Vec<(String, String, u64)>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT model, rule, count(*) FROM webhook_outbox WHERE status = 'pending'
+                 GROUP BY model, rule ORDER BY model, rule",
+            )
+            .map_err(self.error("pending_by_rule"))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(self.error("pending_by_rule"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.error("pending_by_rule"))
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // Each method is one statement, atomic in SQLite; a panic elsewhere
         // while the lock was held cannot have left a half-applied change.
@@ -145,28 +190,7 @@ impl SqliteOutbox {
 
 impl OutboxStore for SqliteOutbox {
     fn enqueue(&self, message: &OutboxMessage) -> Result<bool> {
-        let changed = self
-            .conn()
-            .execute(
-                &format!(
-                    "INSERT OR IGNORE INTO webhook_outbox ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', NULL)"
-                ),
-                rusqlite::params![
-                    message.event_id,
-                    message.target,
-                    message.model,
-                    message.rule,
-                    message.event_type,
-                    message.body,
-                    message.created_at.timestamp_millis(),
-                    message.attempts,
-                    message.next_attempt_at.timestamp_millis(),
-                    message.last_error,
-                ],
-            )
-            .map_err(self.error("enqueue"))?;
-        Ok(changed == 1)
+        insert(&self.conn(), message).map_err(self.error("enqueue"))
     }
 
     fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>> {
@@ -249,6 +273,29 @@ impl OutboxStore for SqliteOutbox {
             })
             .map_err(self.error("pending_count"))
     }
+}
+
+/// `INSERT OR IGNORE`s one message; `true` if it was new.
+fn insert(conn: &Connection, message: &OutboxMessage) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        &format!(
+            "INSERT OR IGNORE INTO webhook_outbox ({COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', NULL)"
+        ),
+        rusqlite::params![
+            message.event_id,
+            message.target,
+            message.model,
+            message.rule,
+            message.event_type,
+            message.body,
+            message.created_at.timestamp_millis(),
+            message.attempts,
+            message.next_attempt_at.timestamp_millis(),
+            message.last_error,
+        ],
+    )?;
+    Ok(changed == 1)
 }
 
 fn from_millis(millis: i64) -> DateTime<Utc> {

@@ -9,11 +9,22 @@
 //!
 //! Shutdown runs front to back: sources stop consuming and hand on their last
 //! micro-batch; when every source has dropped its sender the window stage
-//! closes its remaining windows (reported with `complete: false`), exports
-//! them, sends the final positions and closes the commit channels; the
-//! sources store those positions and close their consumers, which commits them.
+//! writes a final checkpoint of its open windows (or, without checkpoints,
+//! closes them, reported with `complete: false`, and exports them), sends the
+//! final positions and closes the commit channels; the sources store those
+//! positions and close their consumers, which commits them.
+//!
+//! # Checkpoints
+//!
+//! With a checkpoint database ([`crate::checkpoint`]) the window stage also
+//! ticks every `checkpoint.interval_ms`: it snapshots the operator between
+//! two micro-batches (so windows, watermark and offsets agree), writes the
+//! snapshot on a blocking thread, and only then sends its offsets to the
+//! sources to commit. [`Engine::start`] restores the last checkpoint before
+//! the consumers join their groups and hands its offsets to the sources,
+//! which assign their partitions there.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,14 +34,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::alerts::WindowSink;
 use crate::catalog::{BaselineError, BaselineSource, Catalog};
+use crate::checkpoint::{CheckpointError, CheckpointStore, Exported, ExportedKey, Restored};
 use crate::compute::{self, ComputeError, ComputePool, WindowReport, WindowState};
 use crate::config::Config;
 use crate::events;
 use crate::metrics::Metrics;
 use crate::server::{self, Readiness};
-use crate::source::kafka::{Assignments, Commit, KafkaSource, SourceWiring};
-use crate::window::{SourceBatch, WindowOperator};
+use crate::source::kafka::{Assignments, Commit, KafkaSource, Positions, SourceWiring};
+use crate::window::{PartitionKey, SourceBatch, WindowOperator};
 
 /// Why the engine could not start or stopped. The class decides the action.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +70,9 @@ pub enum EngineError {
     /// The compute pool could not start.
     #[error(transparent)]
     Compute(#[from] ComputeError),
+    /// The checkpoint could not be opened or resumed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     /// A task of the engine failed (a bug).
     #[error("engine task failed: {0}")]
     Task(String),
@@ -81,6 +97,8 @@ impl EngineError {
             | Self::Bind { .. }
             | Self::Kafka { .. } => ErrorClass::User,
             Self::Baselines(BaselineError::Store(_)) => ErrorClass::External,
+            Self::Checkpoint(error) if error.is_user_error() => ErrorClass::User,
+            Self::Checkpoint(_) => ErrorClass::External,
             Self::Compute(_) | Self::Task(_) => ErrorClass::Internal,
         }
     }
@@ -122,6 +140,8 @@ pub struct Engine {
     baselines: Arc<dyn BaselineSource>,
     metrics: Arc<Metrics>,
     reports: broadcast::Sender<Arc<WindowReport>>,
+    // Alerting hook (issue 4): closed windows to the alert bridge, lossless.
+    window_sink: Option<WindowSink>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -152,7 +172,15 @@ impl Engine {
     /// An engine over `config`, comparing against the baselines of `baselines`.
     pub fn new(config: Config, baselines: Arc<dyn BaselineSource>) -> Self {
         let (reports, _) = broadcast::channel(1024);
-        Self { config: Arc::new(config), baselines, metrics: Arc::new(Metrics::new()), reports }
+        let metrics = Arc::new(Metrics::new());
+        Self { config: Arc::new(config), baselines, metrics, reports, window_sink: None }
+    }
+
+    /// Hands every closed window to `sink` (the alert bridge, [`crate::alerts`]) and
+    /// waits until it is stored before the window's positions are committed.
+    pub fn with_window_sink(mut self, sink: WindowSink) -> Self {
+        self.window_sink = Some(sink);
+        self
     }
 
     /// The engine's metrics.
@@ -171,7 +199,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError`] for anything that keeps the engine from starting.
     pub async fn start(self, shutdown: watch::Receiver<bool>) -> Result<Running, EngineError> {
-        let Self { config, baselines, metrics, reports } = self;
+        let Self { config, baselines, metrics, reports, window_sink } = self;
         let pool = ComputePool::new(config.compute.threads)?;
 
         let catalog = {
@@ -195,7 +223,9 @@ impl Engine {
             assignments: Arc::clone(&assignments),
             baselines: AtomicBool::new(!catalog.is_empty()),
         });
-        let (catalog_tx, catalog_rx) = watch::channel(Arc::new(catalog));
+        let catalog = Arc::new(catalog);
+        let checkpoint = open_checkpoint(&config, Arc::clone(&catalog)).await?;
+        let (catalog_tx, catalog_rx) = watch::channel(catalog);
 
         let listener = TcpListener::bind(config.server_address)
             .await
@@ -220,11 +250,18 @@ impl Engine {
             for topic in &stream.topics {
                 commit_routes.insert(topic.clone(), commit_tx.clone());
             }
+            let offsets = checkpoint.iter().flat_map(|(_, restored)| &restored.offsets);
+            let positions = Positions::new(
+                offsets
+                    .filter(|((topic, _), _)| stream.topics.iter().any(|t| **t == **topic))
+                    .cloned(),
+            );
             let wiring = SourceWiring {
                 catalog: catalog_rx.clone(),
                 out: batch_tx.clone(),
                 commits: commit_rx,
                 assignments: Arc::clone(&assignments),
+                positions: Arc::new(positions),
             };
             let source = KafkaSource::new(&config, stream, Arc::clone(&metrics), wiring)
                 .map_err(|source| EngineError::Kafka { stream: stream.name.clone(), source })?;
@@ -242,12 +279,25 @@ impl Engine {
             shutdown.clone(),
         ));
 
+        let (spec, min_group_size) = (config.window, config.fairness.min_group_size);
+        let (operator, checkpoints) = match checkpoint {
+            Some((store, restored)) => {
+                let exported = restored.exported.clone();
+                (
+                    WindowOperator::restore(spec, min_group_size, restored, Instant::now()),
+                    Some(Checkpoints::new(store, &config, exported)),
+                )
+            }
+            None => (WindowOperator::new(spec, min_group_size), None),
+        };
         let stage = WindowStage {
-            operator: WindowOperator::new(config.window, config.fairness.min_group_size),
+            operator,
+            checkpoints,
             config: Arc::clone(&config),
             pool,
             metrics: Arc::clone(&metrics),
             reports,
+            window_sink,
             commit_routes,
             summary: RunSummary::default(),
         };
@@ -262,6 +312,56 @@ impl Engine {
         });
         Ok(Running { metrics_address, task })
     }
+}
+
+/// Opens the checkpoint database, if there is one, and reads the consumer
+/// group's checkpoint (an empty one when it has none yet).
+async fn open_checkpoint(
+    config: &Arc<Config>,
+    catalog: Arc<Catalog>,
+) -> Result<Option<(CheckpointStore, Restored)>, EngineError> {
+    let Some(path) = config.checkpoint_path().map(ToOwned::to_owned) else {
+        if config.checkpoint.enabled {
+            tracing::warn!(
+                "No database for checkpoints (set checkpoint.path or baselines.registry_path): \
+                 delivery is at-least-once, and a restart reads the events of open windows again."
+            );
+        }
+        return Ok(None);
+    };
+    let group = config.kafka.group_id.clone();
+    let spec = config.window;
+    let (store, restored) = tokio::task::spawn_blocking(move || {
+        let store = CheckpointStore::open(&path, &group)?;
+        let restored = store.load(&spec, &catalog)?;
+        Ok::<_, CheckpointError>((store, restored))
+    })
+    .await
+    .map_err(|e| EngineError::Task(e.to_string()))??;
+    match &restored {
+        Some(restored) => {
+            tracing::info!(
+                path = %store.path().display(),
+                sequence = restored.sequence,
+                windows = restored.windows.len(),
+                partitions = restored.offsets.len(),
+                watermark_ms = restored.watermark_ms,
+                "Resuming from the checkpoint."
+            );
+            for (model, version, start_ms) in &restored.dropped {
+                tracing::warn!(
+                    model = &**model,
+                    version = &**version,
+                    start_ms,
+                    "Checkpointed window dropped: its baseline version is no longer active."
+                );
+            }
+        }
+        None => {
+            tracing::info!(path = %store.path().display(), "No checkpoint yet; starting fresh.");
+        }
+    }
+    Ok(Some((store, restored.unwrap_or_default())))
 }
 
 /// Re-reads baselines every `baselines.refresh_secs` on a blocking thread.
@@ -310,12 +410,63 @@ async fn refresh_baselines(
     }
 }
 
+/// The window stage's checkpoint store and what it needs between checkpoints.
+struct Checkpoints {
+    store: Arc<std::sync::Mutex<CheckpointStore>>,
+    interval: Duration,
+    /// Windows exported before a restart that a replay may close again.
+    exported: HashSet<ExportedKey>,
+}
+
+impl Checkpoints {
+    fn new(store: CheckpointStore, config: &Config, exported: HashSet<ExportedKey>) -> Self {
+        Self {
+            store: Arc::new(std::sync::Mutex::new(store)),
+            interval: Duration::from_millis(config.checkpoint.interval_ms),
+            exported,
+        }
+    }
+
+    /// Runs `f` on the store on a blocking thread.
+    async fn with_store<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut CheckpointStore) -> Result<R, CheckpointError> + Send + 'static,
+    ) -> Result<R, String> {
+        let store = Arc::clone(&self.store);
+        let joined = tokio::task::spawn_blocking(move || {
+            // A panic while writing rolled the transaction back: the store is usable.
+            let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut store)
+        })
+        .await;
+        match joined {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(error_chain(&error)),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
+/// An error and its sources, joined with `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 struct WindowStage {
     operator: WindowOperator,
+    checkpoints: Option<Checkpoints>,
     config: Arc<Config>,
     pool: ComputePool,
     metrics: Arc<Metrics>,
     reports: broadcast::Sender<Arc<WindowReport>>,
+    window_sink: Option<WindowSink>,
     commit_routes: HashMap<String, mpsc::Sender<Commit>>,
     summary: RunSummary,
 }
@@ -324,6 +475,10 @@ impl WindowStage {
     async fn run(mut self, mut batches: mpsc::Receiver<SourceBatch>) -> RunSummary {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let period = self.checkpoints.as_ref().map_or(Duration::from_secs(3600), |c| c.interval);
+        let mut checkpoint_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 batch = batches.recv() => {
@@ -346,11 +501,46 @@ impl WindowStage {
                         self.finish(closed, true).await;
                     }
                 }
+                _ = checkpoint_tick.tick(), if self.checkpoints.is_some() => {
+                    self.checkpoint().await;
+                }
             }
         }
-        let rest = self.operator.close_all();
-        self.finish(rest, false).await;
+        if self.checkpoints.is_some() {
+            // The open windows resume on restart and are exported once, complete.
+            self.checkpoint().await;
+        } else {
+            let rest = self.operator.close_all();
+            self.finish(rest, false).await;
+        }
         self.summary
+    }
+
+    /// Writes a checkpoint of the operator, then commits its offsets to Kafka.
+    /// A failed write is logged; the previous checkpoint stays, and the next
+    /// tick tries again.
+    async fn checkpoint(&mut self) {
+        let Some(checkpoints) = &self.checkpoints else { return };
+        let started = Instant::now();
+        let snapshot = self.operator.snapshot();
+        let offsets = snapshot.offsets.clone();
+        let windows = snapshot.windows.len();
+        let spec = self.config.window;
+        match checkpoints.with_store(move |store| store.save(&snapshot, &spec)).await {
+            Ok(sequence) => {
+                let seconds = started.elapsed().as_secs_f64();
+                self.metrics.checkpoint_seconds.observe(seconds);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                self.metrics.last_checkpoint.set(now);
+                tracing::debug!(sequence, windows, seconds, "Checkpoint written.");
+                self.send_commits(offsets).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Checkpoint failed; the previous one stays and the next tick retries.");
+            }
+        }
     }
 
     /// Finishes closed windows on the pool, exports them, then commits.
@@ -370,11 +560,41 @@ impl WindowStage {
                 .await;
             match finished {
                 Ok(reports) => {
+                    let mut exported = Vec::new();
                     for report in reports {
+                        let key: ExportedKey = (
+                            Arc::clone(&report.model),
+                            Arc::clone(&report.version),
+                            report.start_ms,
+                        );
+                        if let Some(checkpoints) = &mut self.checkpoints {
+                            if checkpoints.exported.remove(&key) {
+                                tracing::info!(
+                                    model = &*report.model,
+                                    start_ms = report.start_ms,
+                                    "Window already exported before the restart; not exported again."
+                                );
+                                continue;
+                            }
+                            exported.push(Exported { key, end_ms: report.end_ms });
+                        }
                         events::WindowClosed { report: &report }.emit(&self.metrics);
                         self.summary.windows += 1;
+                        let report = Arc::new(report);
+                        if let Some(sink) = &self.window_sink {
+                            sink.deliver(&report).await;
+                        }
                         // No receiver is fine: reports are for the demo and tests.
-                        self.reports.send(Arc::new(report)).ok();
+                        self.reports.send(report).ok();
+                    }
+                    if let Some(checkpoints) = &self.checkpoints {
+                        if !exported.is_empty() {
+                            let recorded =
+                                checkpoints.with_store(move |s| s.record_exported(&exported)).await;
+                            if let Err(error) = recorded {
+                                tracing::warn!(%error, "Cannot record exported windows; a crash before the next checkpoint may export them again.");
+                            }
+                        }
                     }
                 }
                 Err(error) => {
@@ -383,7 +603,14 @@ impl WindowStage {
                 }
             }
         }
-        let positions = self.operator.commit_positions();
+        if self.checkpoints.is_none() {
+            let positions = self.operator.commit_positions();
+            self.send_commits(positions).await;
+        }
+    }
+
+    /// Sends positions to the sources of their topics, to store and commit.
+    async fn send_commits(&self, positions: Vec<(PartitionKey, i64)>) {
         if positions.is_empty() {
             return;
         }

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tokio::sync::watch;
 
+use crate::alerts::Alerting;
 use crate::catalog::{BaselineSource, RegistryBaselines, StaticBaselines};
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::demo::{self, DemoOptions};
@@ -53,6 +54,13 @@ pub struct DemoArgs {
     /// Log filter for the engine's own log lines (on stderr).
     #[arg(long, default_value = "warn")]
     pub log_level: String,
+    /// POST a signed retraining CloudEvent to this URL when an alert rule fires
+    /// (repeatable). The secret is DRIFTGAUGE_WEBHOOK_SECRET, else a random one.
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhooks: Vec<String>,
+    /// Keep the webhook outbox and the alert state in this SQLite file (default: in memory).
+    #[arg(long, value_name = "PATH")]
+    pub alert_db: Option<PathBuf>,
 }
 
 /// `driftgauge config`.
@@ -87,12 +95,18 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
     let runtime = runtime()?;
     runtime.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let engine = Engine::new(config, baselines);
+        let engine = Engine::new(config.clone(), baselines);
+        let (alerting, sink) =
+            Alerting::start(&config, engine.metrics(), shutdown_rx.clone()).await?;
+        let engine = engine.with_window_sink(sink);
         let running = engine.start(shutdown_rx).await?;
         wait_for_signal().await;
         tracing::info!("Shutting down: exporting open windows and committing offsets.");
         shutdown_tx.send_replace(true);
         let summary = running.wait().await?;
+        // The engine has dropped its sink: the evaluator ends; the delivery loops
+        // finish their requests in flight and leave the rest in the outbox.
+        alerting.wait().await;
         tracing::info!(windows = summary.windows, events = summary.events, "Stopped.");
         anyhow::Ok(())
     })?;
@@ -113,6 +127,9 @@ pub fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         rate: args.rate,
         metrics_address: args.metrics_address,
         topic: args.topic,
+        webhooks: args.webhooks,
+        webhook_secret: std::env::var("DRIFTGAUGE_WEBHOOK_SECRET").ok(),
+        alert_database: args.alert_db,
     };
     let runtime = runtime()?;
     runtime.block_on(demo::run(options, out)).context("demo failed")?;
@@ -154,6 +171,18 @@ pub fn config(
                     )?;
                 }
                 writeln!(out, "  metrics: http://{}/metrics", config.server_address)?;
+                let alerting = &config.alerting;
+                writeln!(
+                    out,
+                    "  alerting: {} default rule(s), {} model(s) with their own, {} webhook target(s), alertmanager {}; database {}",
+                    alerting.policies.defaults.len(),
+                    alerting.policies.models.len(),
+                    alerting.webhook.targets.len(),
+                    if alerting.alertmanager.is_some() { "on" } else { "off" },
+                    config
+                        .alerting_database_path()
+                        .map_or_else(|| "none (in memory)".to_owned(), |p| p.display().to_string()),
+                )?;
                 for (key, value) in config.masked_kafka_properties() {
                     writeln!(out, "  kafka {key} = {value}")?;
                 }

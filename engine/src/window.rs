@@ -25,7 +25,15 @@
 //! one past the last offset received when no open window holds its events.
 //! Committing it after the closed windows are exported gives at-least-once
 //! delivery into exported windows: a crash replays, and never skips, events
-//! of windows not yet exported.
+//! of windows not yet exported. That is the engine's mode without a
+//! checkpoint database.
+//!
+//! With checkpoints ([`crate::checkpoint`]), the operator's whole state is
+//! stored instead: [`WindowOperator::snapshot`] takes every open window, the
+//! watermark and the next offset of every partition (one past the last
+//! message applied), and [`WindowOperator::restore`] rebuilds the operator
+//! from them, so that resuming at those offsets neither skips nor repeats an
+//! event.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -37,6 +45,7 @@ use driftgauge_detectors::drift::ColumnAccumulator;
 use driftgauge_detectors::fairness::{FairnessAccumulator, FairnessConfig};
 
 use crate::catalog::ModelPlan;
+use crate::checkpoint::{Restored, Snapshot, StoredState, WindowSnapshot};
 use crate::compute::WindowState;
 use crate::config::WindowSpec;
 
@@ -119,6 +128,54 @@ impl WindowOperator {
             committed: HashMap::new(),
             last_event_at: None,
         }
+    }
+
+    /// An operator resuming a checkpoint: its windows, watermark and
+    /// positions. `now` starts the idle clock (see `window.idle_timeout_secs`).
+    pub fn restore(
+        spec: WindowSpec,
+        min_group_size: u64,
+        restored: Restored,
+        now: Instant,
+    ) -> Self {
+        let mut operator = Self::new(spec, min_group_size);
+        operator.watermark = restored.watermark_ms;
+        operator.max_event_ms = restored.max_event_ms;
+        operator.last_event_at = restored.max_event_ms.map(|_| now);
+        for (key, offset) in restored.offsets {
+            operator.next_offset.insert(key.clone(), offset);
+            operator.committed.insert(key, offset);
+        }
+        for state in restored.windows {
+            let key = (Arc::clone(&state.plan.model), Arc::clone(&state.plan.version));
+            operator
+                .open
+                .entry(state.start_ms)
+                .or_default()
+                .insert(key, OpenWindow { state, min_offsets: HashMap::new() });
+        }
+        operator
+    }
+
+    /// Everything a checkpoint holds: open windows (oldest first, models in
+    /// name order), the watermark and the next offset of every partition seen.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut offsets: Vec<(PartitionKey, i64)> =
+            self.next_offset.iter().map(|(k, &v)| (k.clone(), v)).collect();
+        offsets.sort();
+        let windows = self
+            .open
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|w| WindowSnapshot {
+                model: Arc::clone(&w.state.plan.model),
+                version: Arc::clone(&w.state.plan.version),
+                start_ms: w.state.start_ms,
+                end_ms: w.state.end_ms,
+                state: StoredState::of(&w.state),
+            })
+            .collect();
+        Snapshot { watermark_ms: self.watermark, max_event_ms: self.max_event_ms, offsets, windows }
     }
 
     /// The watermark, once an event has been seen.

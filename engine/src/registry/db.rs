@@ -59,6 +59,16 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/V1__registry.sql"),
     },
     Migration { version: 2, name: "outbox", sql: include_str!("../../migrations/V2__outbox.sql") },
+    Migration {
+        version: 3,
+        name: "checkpoint",
+        sql: include_str!("../../migrations/V3__checkpoint.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "alert_state",
+        sql: include_str!("../../migrations/V4__alert_state.sql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

@@ -3,15 +3,26 @@
 //! # Delivery
 //!
 //! The automatic offset *store* is off (`enable.auto.offset.store=false`):
-//! the source stores only positions sent back by the window stage, which
-//! sends them after the windows holding the events below them were exported
-//! (see [`crate::window`]). librdkafka commits the stored positions every
-//! `kafka.commit_interval_ms` and once more when the consumer closes at
-//! shutdown (the pattern of rust-rdkafka's `at_least_once` example):
-//! at-least-once into exported windows. Window state is
-//! not checkpointed yet, so after a crash or a rebalance the events of windows
-//! that were open are read again — windows exported just before the crash can
-//! then be exported a second time, with those events counted twice.
+//! the source stores only positions sent back by the window stage, and
+//! librdkafka commits the stored positions every `kafka.commit_interval_ms`
+//! and once more when the consumer closes at shutdown. With checkpoints (see
+//! [`crate::checkpoint`]) the window stage sends the offsets of each
+//! checkpoint after its SQLite commit: exactly-once into windows. Without,
+//! it sends positions below every open window's events after the closed
+//! windows are exported (rust-rdkafka's `at_least_once` pattern, see
+//! [`crate::window`]): at-least-once.
+//!
+//! # Positions and seeking
+//!
+//! Each source keeps the next offset to read of every partition it has
+//! read ([`Positions`]): the checkpoint's offsets at start, then one past
+//! each message received. The consumer context assigns partitions at those
+//! offsets, not at the group's committed ones, which lag behind: on start
+//! they resume the checkpoint, and after an eager rebalance that hands a
+//! partition back, reading continues where it was instead of repeating what
+//! the open windows already hold. Partitions the source has not read start
+//! at the committed offset (or `auto.offset.reset`). A message below its
+//! partition's position (fetched before a seek took effect) is skipped.
 //!
 //! # Loop
 //!
@@ -19,7 +30,8 @@
 //! message. A micro-batch is handed on when it holds `batch.max_rows` events
 //! or its first event is `batch.max_delay_ms` old. The hand-off channel is
 //! bounded, so a slow window stage stops consumption rather than filling
-//! memory.
+//! memory. A message rejected as a whole is copied to the stream's
+//! dead-letter topic when it has one ([`super::dead_letter`]), without waiting.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,11 +40,14 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer,
+};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use tokio::sync::{mpsc, watch};
 
 use crate::catalog::Catalog;
@@ -40,6 +55,7 @@ use crate::config::{Config, KafkaConfig, PayloadFormat, StreamConfig};
 use crate::decode::{DecodeSettings, Decoder};
 use crate::events;
 use crate::metrics::Metrics;
+use crate::source::dead_letter::{self, DeadLetter};
 use crate::window::{PartitionKey, PartitionRange, SourceBatch};
 
 /// librdkafka properties the engine sets itself; `kafka.properties` may not name them.
@@ -88,6 +104,67 @@ impl Assignments {
     }
 }
 
+/// The next offset to read of every partition a source has read (see the
+/// [module docs](self)). Locked once per message by the source and once per
+/// rebalance by the consumer context: never contended for long.
+#[derive(Debug, Default)]
+pub struct Positions {
+    next: std::sync::Mutex<HashMap<String, HashMap<i32, i64>>>,
+}
+
+impl Positions {
+    /// Positions starting at `offsets` (a checkpoint's).
+    pub fn new(offsets: impl IntoIterator<Item = (PartitionKey, i64)>) -> Self {
+        let mut next: HashMap<String, HashMap<i32, i64>> = HashMap::new();
+        for ((topic, partition), offset) in offsets {
+            next.entry(topic.to_string()).or_default().insert(partition, offset);
+        }
+        Self { next: std::sync::Mutex::new(next) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<i32, i64>>> {
+        // A map of integers: a panic elsewhere cannot leave it half-updated.
+        self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a message; false if it is below its partition's position
+    /// (already read), to be skipped.
+    pub fn admit(&self, topic: &str, partition: i32, offset: i64) -> bool {
+        let mut next = self.lock();
+        let partitions = match next.get_mut(topic) {
+            Some(partitions) => partitions,
+            None => next.entry(topic.to_owned()).or_default(),
+        };
+        let position = partitions.entry(partition).or_insert(offset);
+        if offset < *position {
+            return false;
+        }
+        *position = offset + 1;
+        true
+    }
+
+    /// The next offset to read of a partition, if it has been read.
+    pub fn get(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.lock().get(topic).and_then(|p| p.get(&partition)).copied()
+    }
+
+    /// Sets the start offset of every partition of `list` that has a position.
+    fn seek(&self, list: &mut TopicPartitionList) -> Vec<(String, i32, i64)> {
+        let known: Vec<(String, i32, i64)> = list
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                self.get(e.topic(), e.partition()).map(|o| (e.topic().to_owned(), e.partition(), o))
+            })
+            .collect();
+        for (topic, partition, offset) in &known {
+            // Fails only for a partition not in the list, which cannot be.
+            list.set_partition_offset(topic, *partition, Offset::Offset(*offset)).ok();
+        }
+        known
+    }
+}
+
 /// Callbacks from librdkafka's threads: statistics (consumer lag), errors,
 /// logs, rebalances and commit results.
 pub struct SourceContext {
@@ -95,6 +172,7 @@ pub struct SourceContext {
     metrics: Arc<Metrics>,
     assignments: Arc<Assignments>,
     joined: std::sync::atomic::AtomicBool,
+    positions: Arc<Positions>,
 }
 
 impl ClientContext for SourceContext {
@@ -134,6 +212,52 @@ impl ClientContext for SourceContext {
 }
 
 impl ConsumerContext for SourceContext {
+    /// librdkafka's default rebalance (as rust-rdkafka implements it), except
+    /// that assigned partitions start at their [`Positions`].
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        error: RDKafkaRespErr,
+        list: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let (result, rebalance) = match error {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let seeks = self.positions.seek(list);
+                if !seeks.is_empty() {
+                    tracing::info!(
+                        stream = self.stream.as_str(),
+                        positions = ?seeks,
+                        "Resuming partitions at their positions."
+                    );
+                }
+                let result = if cooperative {
+                    consumer.incremental_assign(list)
+                } else {
+                    consumer.assign(list)
+                };
+                (result, Rebalance::Assign(list))
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let result = if cooperative {
+                    consumer.incremental_unassign(list)
+                } else {
+                    consumer.unassign()
+                };
+                (result, Rebalance::Revoke(list))
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                (Ok(()), Rebalance::Error(KafkaError::Rebalance(code)))
+            }
+        };
+        if let Err(error) = result {
+            events::KafkaClientError { stream: &self.stream, error: &error, reason: "rebalance" }
+                .emit(&self.metrics);
+        }
+        self.post_rebalance(consumer, &rebalance);
+    }
+
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) => {
@@ -189,6 +313,7 @@ pub struct KafkaSource {
     out: mpsc::Sender<SourceBatch>,
     commits: mpsc::Receiver<Commit>,
     metrics: Arc<Metrics>,
+    dead_letter: Option<DeadLetter>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -208,6 +333,8 @@ pub struct SourceWiring {
     pub commits: mpsc::Receiver<Commit>,
     /// Shared readiness.
     pub assignments: Arc<Assignments>,
+    /// Where each partition resumes (a checkpoint's offsets; empty without).
+    pub positions: Arc<Positions>,
 }
 
 impl KafkaSource {
@@ -230,6 +357,7 @@ impl KafkaSource {
             metrics: Arc::clone(&metrics),
             assignments: wiring.assignments,
             joined: std::sync::atomic::AtomicBool::new(false),
+            positions: Arc::clone(&wiring.positions),
         };
         let consumer: StreamConsumer<SourceContext> = client.create_with_context(context)?;
         let topics: Vec<&str> = stream.topics.iter().map(String::as_str).collect();
@@ -238,6 +366,12 @@ impl KafkaSource {
             Arc::new(DecodeSettings::new(config)),
             Arc::clone(&wiring.catalog.borrow()),
         );
+        let dead_letter = match &stream.dead_letter_topic {
+            Some(topic) => {
+                Some(DeadLetter::new(&config.kafka, &stream.name, topic, Arc::clone(&metrics))?)
+            }
+            None => None,
+        };
         Ok(Self {
             name: stream.name.clone(),
             format: stream.format,
@@ -249,6 +383,7 @@ impl KafkaSource {
             out: wiring.out,
             commits: wiring.commits,
             metrics,
+            dead_letter,
         })
     }
 
@@ -267,7 +402,9 @@ impl KafkaSource {
             out,
             mut commits,
             metrics,
+            dead_letter,
         } = self;
+        let positions = Arc::clone(&consumer.context().positions);
         let mut pending = Pending::default();
         let mut tick = tokio::time::interval(max_delay.min(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -301,9 +438,15 @@ impl KafkaSource {
                     }
                     message = consumer.recv() => {
                         match message {
+                            Ok(message) if !positions.admit(message.topic(), message.partition(), message.offset()) => {
+                                // Read before a seek took effect: already in the windows.
+                            }
                             Ok(message) => {
                                 pending.consumed(message.topic(), message.partition(), message.offset());
-                                decoder.decode(format, message.payload());
+                                let decoded = decoder.decode(format, message.payload());
+                                if let (Err(rejection), Some(dead_letter)) = (decoded, &dead_letter) {
+                                    dead_letter.send(&message, &rejection);
+                                }
                             }
                             Err(error) => {
                                 events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
@@ -338,6 +481,11 @@ impl KafkaSource {
         }
         // Closing commits the stored positions and leaves the group; it blocks.
         tokio::task::spawn_blocking(move || drop(consumer)).await.ok();
+        if let Some(dead_letter) = dead_letter {
+            tokio::task::spawn_blocking(move || dead_letter.close(dead_letter::CLOSE_TIMEOUT))
+                .await
+                .ok();
+        }
         tracing::info!(stream = name.as_str(), "Source stopped.");
     }
 }

@@ -1,0 +1,333 @@
+//! Retraining webhooks fired by the running engine: the demo stream (mock Kafka
+//! cluster, wall-clock events, windows of 1 s) drifts after a few windows, the alert
+//! bridge evaluates every closed window, and real HTTP listeners on 127.0.0.1 receive
+//! the events.
+//!
+//! * drift begins: exactly one signed CloudEvent per model and rule arrives within a
+//!   few windows, and the metrics count it;
+//! * the receiver is down when the engine stops: the triggers stay in the SQLite outbox
+//!   with the policy state, and after a restart with the receiver up each is delivered
+//!   once, with its original id, and nothing fires again;
+//! * the receiver answers 400: no retry, counted as failed.
+//!
+//! Retries with backoff, `Retry-After`, timeouts and the Python cross-check live in the
+//! alerting crate's own tests (`alerting/tests/integration`); `outbox.rs` restarts the
+//! delivery loop alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use driftgauge_alerting::outbox::MessageStatus;
+use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
+use driftgauge_engine::demo::{self, DemoOptions, DemoSummary};
+use driftgauge_engine::outbox_store::SqliteOutbox;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The Standard Webhooks test-vector secret.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The demo's rules, for every model.
+const RULES: [&str; 2] = ["dataset-drift", "feature-drift"];
+const MODELS: [&str; 2] = ["churn", "credit"];
+const WINDOW_MS: i64 = 1_000;
+
+/// One request as the receiver saw it: header names lower-cased.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+
+    fn id(&self) -> String {
+        self.headers.get("webhook-id").expect("webhook-id header").clone()
+    }
+}
+
+/// A receiver on a loopback address that answers every request with `status`.
+struct Receiver {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    async fn start(addr: SocketAddr, status: u16) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind the receiver");
+        let addr = listener.local_addr().expect("local addr");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let Some((request, mut stream)) = read_request(stream).await else { return };
+                    log.lock().unwrap().push(request);
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    // The client may already have gone; nothing to do about it here.
+                    drop(stream.write_all(reply.as_bytes()).await);
+                    drop(stream.shutdown().await);
+                });
+            }
+        });
+        Self { addr, received, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hooks/retrain", self.addr)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn read_request(mut stream: TcpStream) -> Option<(Received, TcpStream)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let headers: BTreeMap<String, String> = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((Received { headers, body }, stream))
+}
+
+/// A loopback address with nothing listening: connections are refused.
+async fn refused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    listener.local_addr().expect("local addr")
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn options(topic: &str, webhook: String, duration_secs: u64, drift_after_secs: u64) -> DemoOptions {
+    DemoOptions {
+        duration: Some(Duration::from_secs(duration_secs)),
+        window_secs: 1,
+        drift_after_secs,
+        rate: 300,
+        metrics_address: "127.0.0.1:0".parse().unwrap(),
+        topic: topic.into(),
+        webhooks: vec![webhook],
+        webhook_secret: Some(SECRET.into()),
+        ..DemoOptions::default()
+    }
+}
+
+async fn run_demo(options: DemoOptions) -> (DemoSummary, String) {
+    let mut out = Vec::new();
+    let summary = demo::run(options, &mut out).await.expect("the demo runs");
+    (summary, String::from_utf8(out).unwrap())
+}
+
+/// The value of the series `name` whose labels include every one of `labels`.
+fn metric(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// Checks the Standard Webhooks signature and the CloudEvent's shape; returns the
+/// event's `data`.
+fn verify_event(request: &Received) -> serde_json::Value {
+    let key = SigningKey::from_whsec(SECRET).unwrap();
+    let headers = WebhookHeaders::from_lookup(|name| request.headers.get(name).map(String::as_str));
+    key.verify(&headers, &request.body, Utc::now(), DEFAULT_TOLERANCE)
+        .expect("a valid Standard Webhooks signature");
+    assert!(
+        request.headers["content-type"].starts_with("application/cloudevents+json"),
+        "structured mode: {:?}",
+        request.headers
+    );
+    let event = request.json();
+    assert_eq!(event["specversion"], "1.0");
+    assert_eq!(event["type"], "dev.driftgauge.retrain.requested");
+    assert_eq!(event["source"], "driftgauge-demo");
+    assert_eq!(event["datacontenttype"], "application/json");
+    assert_eq!(event["id"].as_str(), Some(request.id().as_str()), "id = webhook-id");
+    let data = event["data"].clone();
+    let model = data["model"].as_str().expect("data.model");
+    assert_eq!(event["subject"], format!("{model}/v1"));
+    assert_eq!(data["decision"], "fire");
+    assert!(!data["signals"].as_array().expect("signals").is_empty(), "evidence: {data}");
+    event["time"].as_str().expect("time").parse::<DateTime<Utc>>().expect("RFC 3339 time");
+    data
+}
+
+fn model_rule(data: &serde_json::Value) -> (String, String) {
+    (data["model"].as_str().unwrap().to_owned(), data["rule"].as_str().unwrap().to_owned())
+}
+
+fn every_model_and_rule() -> BTreeSet<(String, String)> {
+    MODELS
+        .iter()
+        .flat_map(|m| RULES.iter().map(move |r| ((*m).to_owned(), (*r).to_owned())))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_in_the_demo_stream_fires_one_signed_event_per_model_and_rule() {
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let started_ms = now_ms();
+    let drift_after_secs = 4;
+    let (summary, out) =
+        run_demo(options("alerting-e2e-drift", receiver.url(), 13, drift_after_secs)).await;
+
+    let received = receiver.received();
+    let mut seen = BTreeSet::new();
+    let drift_ms = started_ms + drift_after_secs as i64 * 1000;
+    for request in &received {
+        let data = verify_event(request);
+        assert!(seen.insert(model_rule(&data)), "a second event for {data}\n{out}");
+        let start: DateTime<Utc> = data["window"]["start"].as_str().unwrap().parse().unwrap();
+        let start_ms = start.timestamp_millis();
+        // The window holds drifted events, and is at most a few windows into the drift.
+        assert!(start_ms + WINDOW_MS > drift_ms - 500, "fired before the drift: {data}\n{out}");
+        assert!(start_ms < drift_ms + 5 * WINDOW_MS, "fired too late: {data}\n{out}");
+    }
+    assert_eq!(seen, every_model_and_rule(), "one event per model and rule\n{out}");
+    assert_eq!(received.len(), 4, "no retries or duplicates\n{out}");
+
+    assert_eq!((summary.triggers, summary.delivered, summary.failed), (4, 4, 0), "{out}");
+    assert_eq!(out.matches(">>> RETRAINING TRIGGERED").count(), 4, "{out}");
+    assert_eq!(out.matches(">>> WEBHOOK DELIVERED").count(), 4, "{out}");
+    let m = &summary.metrics;
+    for (model, rule) in every_model_and_rule() {
+        let (model, rule) = (format!("model=\"{model}\""), format!("rule=\"{rule}\""));
+        let labels = [model.as_str(), rule.as_str()];
+        let with = |extra: &'static str| [labels[0], labels[1], extra];
+        assert_eq!(metric(m, "driftgauge_retrain_triggers_total", &labels), Some(1.0), "{m}");
+        assert_eq!(metric(m, "driftgauge_alert_firing", &labels), Some(1.0), "{m}");
+        assert_eq!(
+            metric(m, "driftgauge_webhook_deliveries_total", &with("outcome=\"delivered\"")),
+            Some(1.0),
+            "{m}"
+        );
+        assert_eq!(metric(m, "driftgauge_webhook_pending", &labels), Some(0.0), "{m}");
+    }
+    assert_eq!(metric(m, "driftgauge_webhook_delivery_seconds_count", &[]), Some(4.0), "{m}");
+    assert!(metric(m, "driftgauge_webhook_retries_total", &[]).is_none(), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_pending_at_shutdown_are_delivered_once_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("driftgauge.db");
+    let addr = refused_addr().await;
+    let url = format!("http://{addr}/hooks/retrain");
+
+    // First run: the receiver is down. Every trigger is stored and tried, and the
+    // engine stops with all of them pending.
+    let mut first = options("alerting-e2e-restart-1", url.clone(), 10, 3);
+    first.alert_database = Some(db.clone());
+    let (summary, out) = run_demo(first).await;
+    assert_eq!((summary.triggers, summary.delivered), (4, 0), "{out}");
+    let stored = SqliteOutbox::open(&db).unwrap().messages().unwrap();
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert!(
+        stored.iter().all(|m| m.status == MessageStatus::Pending && m.message.attempts >= 1),
+        "{stored:?}"
+    );
+    let mut original: Vec<String> = stored.iter().map(|m| m.message.event_id.clone()).collect();
+    original.sort();
+    assert_eq!(
+        metric(&summary.metrics, "driftgauge_webhook_pending", &["model=\"credit\""]),
+        Some(1.0),
+        "{}",
+        summary.metrics
+    );
+
+    // Second run, the receiver up, the stream drifting from the start. The stored
+    // triggers go out; the restored policy state (still firing, in cooldown) fires
+    // nothing new.
+    let receiver = Receiver::start(addr, 200).await;
+    let mut second = options("alerting-e2e-restart-2", url, 6, 0);
+    second.alert_database = Some(db.clone());
+    let (summary, out) = run_demo(second).await;
+    assert_eq!((summary.triggers, summary.delivered), (0, 4), "{out}");
+    let received = receiver.received();
+    let mut ids: Vec<String> = received.iter().map(Received::id).collect();
+    ids.sort();
+    assert_eq!(ids, original, "each trigger once, with its original id\n{out}");
+    let kinds: BTreeSet<(String, String)> =
+        received.iter().map(|r| model_rule(&verify_event(r))).collect();
+    assert_eq!(kinds, every_model_and_rule());
+    let stored = SqliteOutbox::open(&db).unwrap().messages().unwrap();
+    assert!(stored.iter().all(|m| m.status == MessageStatus::Delivered), "{stored:?}");
+    let m = &summary.metrics;
+    assert_eq!(
+        metric(m, "driftgauge_alert_firing", &["model=\"churn\"", "rule=\"feature-drift\""]),
+        Some(1.0),
+        "the firing state survived the restart\n{m}"
+    );
+    assert!(metric(m, "driftgauge_retrain_triggers_total", &[]).is_none(), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_error_is_not_retried_and_is_counted_as_failed() {
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 400).await;
+    let (summary, out) = run_demo(options("alerting-e2e-4xx", receiver.url(), 10, 3)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 4, "one attempt per trigger, no retry\n{out}");
+    assert_eq!((summary.triggers, summary.delivered, summary.failed), (4, 0, 4), "{out}");
+    assert_eq!(out.matches(">>> WEBHOOK FAILED").count(), 4, "{out}");
+    assert!(out.contains("HTTP 400"), "{out}");
+    let m = &summary.metrics;
+    for (model, rule) in every_model_and_rule() {
+        let (model, rule) = (format!("model=\"{model}\""), format!("rule=\"{rule}\""));
+        let labels = [model.as_str(), rule.as_str(), "outcome=\"failed\""];
+        assert_eq!(metric(m, "driftgauge_webhook_deliveries_total", &labels), Some(1.0), "{m}");
+        assert_eq!(
+            metric(m, "driftgauge_webhook_pending", &[labels[0], labels[1]]),
+            Some(0.0),
+            "{m}"
+        );
+    }
+    assert!(metric(m, "driftgauge_webhook_retries_total", &[]).is_none(), "{m}");
+    assert!(
+        metric(m, "driftgauge_webhook_deliveries_total", &["outcome=\"delivered\""]).is_none(),
+        "{m}"
+    );
+}
