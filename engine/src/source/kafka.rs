@@ -80,7 +80,8 @@ pub fn client_properties(kafka: &KafkaConfig) -> BTreeMap<String, String> {
         ("session.timeout.ms", kafka.session_timeout_ms.to_string()),
         ("auto.offset.reset", kafka.auto_offset_reset.clone()),
         ("statistics.interval.ms", kafka.statistics_interval_ms.to_string()),
-        // NOTE: positions are stored only after their windows are exported;
+        // NOTE: positions are stored only once the window state holding their
+        // events is durable (checkpointed, or exported without checkpoints);
         // librdkafka commits what is stored, periodically and on close.
         ("enable.auto.commit", "true".to_owned()),
         ("auto.commit.interval.ms", kafka.commit_interval_ms.to_string()),
@@ -561,5 +562,37 @@ fn store_positions(
     // Fails for partitions revoked meanwhile: their new owner re-reads them.
     if let Err(error) = consumer.store_offsets(&list) {
         events::KafkaClientError { stream, error: &error, reason: "store offsets" }.emit(metrics);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::BaseConsumer;
+
+    use super::client_properties;
+    use crate::config::Config;
+
+    /// Managed clusters require TLS and SASL: librdkafka refuses these
+    /// properties at client creation unless it was built with OpenSSL.
+    #[test]
+    fn tls_and_sasl_properties_are_accepted() {
+        for (protocol, mechanism) in
+            [("ssl", None), ("sasl_ssl", Some("SCRAM-SHA-512")), ("sasl_ssl", Some("PLAIN"))]
+        {
+            let mut kafka = Config::defaults().kafka;
+            kafka.properties.insert("security.protocol".into(), protocol.into());
+            if let Some(mechanism) = mechanism {
+                kafka.properties.insert("sasl.mechanism".into(), mechanism.into());
+                kafka.properties.insert("sasl.username".into(), "user".into());
+                kafka.properties.insert("sasl.password".into(), "secret".into());
+            }
+            let mut config = ClientConfig::new();
+            for (key, value) in client_properties(&kafka) {
+                config.set(key, value);
+            }
+            let created = config.create::<BaseConsumer>();
+            assert!(created.is_ok(), "{protocol} {mechanism:?}: {:?}", created.err());
+        }
     }
 }
