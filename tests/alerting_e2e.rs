@@ -14,18 +14,15 @@
 //! alerting crate's own tests (`alerting/tests/integration`); `outbox.rs` restarts the
 //! delivery loop alone.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::{Received, Receiver, refused_addr};
 use chrono::{DateTime, Utc};
 use driftgauge_alerting::outbox::MessageStatus;
 use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
 use driftgauge_engine::demo::{self, DemoOptions, DemoSummary};
 use driftgauge_engine::outbox_store::SqliteOutbox;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// The Standard Webhooks test-vector secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -33,108 +30,6 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const RULES: [&str; 2] = ["dataset-drift", "feature-drift"];
 const MODELS: [&str; 2] = ["churn", "credit"];
 const WINDOW_MS: i64 = 1_000;
-
-/// One request as the receiver saw it: header names lower-cased.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("the body is JSON")
-    }
-
-    fn id(&self) -> String {
-        self.headers.get("webhook-id").expect("webhook-id header").clone()
-    }
-}
-
-/// A receiver on a loopback address that answers every request with `status`.
-struct Receiver {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Receiver {
-    async fn start(addr: SocketAddr, status: u16) -> Self {
-        let listener = TcpListener::bind(addr).await.expect("bind the receiver");
-        let addr = listener.local_addr().expect("local addr");
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&received);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let Some((request, mut stream)) = read_request(stream).await else { return };
-                    log.lock().unwrap().push(request);
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    );
-                    // The client may already have gone; nothing to do about it here.
-                    drop(stream.write_all(reply.as_bytes()).await);
-                    drop(stream.shutdown().await);
-                });
-            }
-        });
-        Self { addr, received, task }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hooks/retrain", self.addr)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn read_request(mut stream: TcpStream) -> Option<(Received, TcpStream)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let headers: BTreeMap<String, String> = head
-        .split("\r\n")
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((Received { headers, body }, stream))
-}
-
-/// A loopback address with nothing listening: connections are refused.
-async fn refused_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    listener.local_addr().expect("local addr")
-}
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64

@@ -15,11 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Float64Array, StringArray};
-use driftgauge_detectors::baseline::{
-    ColumnProfileBuilder, FORMAT_VERSION, Profile, ProfileOptions,
-};
-use driftgauge_detectors::column::ColumnKind;
+use driftgauge_detectors::baseline::Profile;
 use driftgauge_engine::catalog::RegistryBaselines;
 use driftgauge_engine::compute::WindowReport;
 use driftgauge_engine::config::Config;
@@ -58,21 +54,7 @@ fn unique(prefix: &str) -> String {
 }
 
 fn profile() -> Profile {
-    let options = ProfileOptions::default();
-    let n = 5_000;
-    let x = Float64Array::from_iter_values((0..n).map(|i| f64::from(i % 100)));
-    let c = StringArray::from_iter_values((0..n).map(|i| ["u", "v", "w"][i as usize % 3]));
-    let fit = |name: &str, kind, array: &dyn arrow::array::Array| {
-        let mut builder = ColumnProfileBuilder::new(kind, false);
-        builder.update(name, array).unwrap();
-        builder.finish(name, &options)
-    };
-    Profile {
-        format_version: FORMAT_VERSION,
-        rows: n as u64,
-        options,
-        columns: vec![fit("x", ColumnKind::Numeric, &x), fit("c", ColumnKind::Categorical, &c)],
-    }
+    crate::support::reference_profile(5000, false)
 }
 
 /// A JSON event whose x follows the baseline, plus `shift`.

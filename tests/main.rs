@@ -11,3 +11,4 @@ mod kafka_broker;
 mod outbox;
 mod registry;
 mod streaming;
+mod support;

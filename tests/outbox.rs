@@ -3,11 +3,11 @@
 //! the reopened file delivers each exactly once with its original event id.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{Receiver, refused_addr};
 use chrono::{TimeDelta, TimeZone, Utc};
 use driftgauge_alerting::outbox::{MessageStatus, OutboxStore};
 use driftgauge_alerting::policy::{
@@ -17,96 +17,10 @@ use driftgauge_alerting::policy::{
 use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
 use driftgauge_alerting::webhook::{WebhookConfig, WebhookDelivery, WebhookHandle, WebhookTarget};
 use driftgauge_engine::outbox_store::SqliteOutbox;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// The Standard Webhooks test-vector secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WAIT: Duration = Duration::from_secs(15);
-
-/// One request as the receiver saw it: header names lower-cased.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// A receiver on a fixed loopback address that answers every request `200 OK`.
-struct Receiver {
-    received: Arc<Mutex<Vec<Received>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Receiver {
-    async fn start_at(addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.expect("rebind the reserved port");
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&received);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let Some((request, mut stream)) = read_request(stream).await else { return };
-                    log.lock().unwrap().push(request);
-                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                    // The client may already have gone; nothing to do about it here.
-                    drop(stream.write_all(reply.as_bytes()).await);
-                    drop(stream.shutdown().await);
-                });
-            }
-        });
-        Self { received, task }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn read_request(mut stream: TcpStream) -> Option<(Received, TcpStream)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let headers: BTreeMap<String, String> = head
-        .split("\r\n")
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((Received { headers, body }, stream))
-}
-
-/// A loopback address with nothing listening: connections are refused.
-async fn refused_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    listener.local_addr().expect("local addr")
-}
 
 async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + WAIT;
@@ -235,7 +149,7 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
     drop(store);
 
     // Second run: a new process opens the file while the receiver is up.
-    let receiver = Receiver::start_at(addr).await;
+    let receiver = Receiver::start(addr, 200).await;
     let store = open(&db);
     assert_eq!(store.pending_count().expect("count"), 4, "the triggers are in the file");
     let second = Engine::start(&url, Arc::clone(&store));

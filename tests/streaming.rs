@@ -9,13 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::ipc::writer::StreamWriter;
-use driftgauge_detectors::baseline::{
-    ColumnProfileBuilder, FORMAT_VERSION, Profile, ProfileOptions,
-};
-use driftgauge_detectors::column::ColumnKind;
+use driftgauge_detectors::baseline::Profile;
 use driftgauge_engine::catalog::StaticBaselines;
 use driftgauge_engine::compute::WindowReport;
 use driftgauge_engine::config::Config;
@@ -34,26 +31,7 @@ const TOPIC: &str = "predictions";
 const DEAD_LETTERS: &str = "predictions-dead-letter";
 
 fn profile() -> Profile {
-    let options = ProfileOptions::default();
-    let n = 5_000;
-    let x = Float64Array::from_iter_values((0..n).map(|i| f64::from(i % 100)));
-    let c = StringArray::from_iter_values((0..n).map(|i| ["u", "v", "w"][i as usize % 3]));
-    let score = Float64Array::from_iter_values((0..n).map(|i| f64::from(i % 100) / 100.0));
-    let fit = |name: &str, kind, array: &dyn arrow::array::Array| {
-        let mut builder = ColumnProfileBuilder::new(kind, false);
-        builder.update(name, array).unwrap();
-        builder.finish(name, &options)
-    };
-    Profile {
-        format_version: FORMAT_VERSION,
-        rows: n as u64,
-        options,
-        columns: vec![
-            fit("x", ColumnKind::Numeric, &x),
-            fit("c", ColumnKind::Categorical, &c),
-            fit("score", ColumnKind::Numeric, &score),
-        ],
-    }
+    crate::support::reference_profile(5000, true)
 }
 
 fn baselines(models: &[&str]) -> Arc<StaticBaselines> {

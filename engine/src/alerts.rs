@@ -534,7 +534,7 @@ impl Evaluator {
                 }
                 Ok(Err(error)) if attempt < STORE_ATTEMPTS => {
                     tracing::warn!(
-                        error = %error_chain(&error),
+                        error = %crate::error_chain(&error),
                         attempt,
                         retry_in_ms = delay.as_millis() as u64,
                         "Could not store a window's alert decisions; retrying."
@@ -546,7 +546,7 @@ impl Evaluator {
                     tracing::error!(
                         model = %outcome.model,
                         window_start = %outcome.window_start,
-                        error = %error_chain(&error),
+                        error = %crate::error_chain(&error),
                         "Could not store a window's alert decisions; the window is not evaluated. Check the alerting database."
                     );
                     self.metrics.internal_errors.with_label_values(&["alerting"]).inc();
@@ -561,17 +561,6 @@ impl Evaluator {
         }
         None
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Converts a closed window's report into the alerting crate's input (see the

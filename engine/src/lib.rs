@@ -30,3 +30,16 @@ pub mod server;
 pub mod source;
 pub mod streaming_cli;
 pub mod window;
+
+/// An error and its sources, joined with `: `, for log fields and stored
+/// failure texts (a `Display` of the outer error alone often omits the cause).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

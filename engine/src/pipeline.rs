@@ -441,22 +441,10 @@ impl Checkpoints {
         .await;
         match joined {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(error_chain(&error)),
+            Ok(Err(error)) => Err(crate::error_chain(&error)),
             Err(error) => Err(error.to_string()),
         }
     }
-}
-
-/// An error and its sources, joined with `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 struct WindowStage {
