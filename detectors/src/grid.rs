@@ -65,16 +65,22 @@
 //!
 //! The slot of a value is found by a branch-free search of the edges in
 //! Eytzinger order (`log2 m` compare-and-add steps), run in lockstep over
-//! [`LANES`] values so that their loads overlap. Measured on the 2-core
-//! development machine (release build, 4M normal values, 100k-point
-//! reference; `measure_counting_throughput`): about 19 ns per value with
-//! `B = 4096` (12 ns with 256, 43 ns with 65,536), against 28 ns for one
-//! `partition_point` search per value and 70 ns per value for the sort an
-//! exact window pays when it finishes. Binning for PSI runs on top, as for
-//! exact windows.
+//! [`LANES`] values so that their loads overlap; the path itself gives the
+//! slot, so that a value costs no lookup beyond the tree but its cell's
+//! left edge and width (one cache line) and its two counters. Measured on the
+//! 2-core development machine (release build, 4M normal values, 100k-point
+//! reference; `measure_counting_throughput`; the machine was shared, so
+//! ranges): 14–18 ns per value with `B = 4096` (13–17 ns with 256, 28–36 ns
+//! with 65,536), against 28–37 ns for one `partition_point` search per value
+//! and 45–75 ns per value for the sort an exact window pays when it finishes.
+//! With the streaming engine's pattern (21 columns, each grid cold in the
+//! caches when its 8,192-value micro-batch comes) 23–31 ns per value. Before
+//! the rank table and the second edge lookup were dropped, the same runs gave
+//! 30 ns and 39–47 ns. Binning for PSI runs on top, as for exact windows.
 //!
 //! With `B = 4096` the state is `2m + 1` slot counters and `m - 1` position
-//! sums (`m <= B + 1`), at most 96 KiB, plus two 280-byte sums.
+//! sums (`m <= B + 1`), at most 96 KiB, plus two 280-byte sums; the shared
+//! grid holds the tree (64 KiB), the edges and the cells.
 
 use serde::{Deserialize, Serialize};
 
@@ -96,13 +102,14 @@ pub struct Grid {
     /// The distinct edges, ascending, followed by one `+inf` sentinel (a
     /// finite value never equals it, so the "on an edge" test needs no bound check).
     padded: Box<[f64]>,
-    /// `1 / (g[j+1] - g[j])` per cell, to place a value within its cell.
-    inverse_widths: Box<[f64]>,
+    /// Per cell between two edges, its left edge `g[j]` and `1 / (g[j+1] -
+    /// g[j])`, side by side so that placing a value within its cell reads one
+    /// cache line, not two.
+    cells: Box<[[f64; 2]]>,
     /// The edges padded with `+inf` to `2^depth - 1` entries, in Eytzinger
-    /// (breadth-first) order from index 1; see [`Grid::count`].
+    /// (breadth-first) order from index 1, and NaN at the unused index 0; see
+    /// [`Grid::count`].
     tree: Box<[f64]>,
-    /// The sorted position of each entry of `tree`.
-    rank: Box<[u32]>,
     depth: u32,
 }
 
@@ -126,21 +133,14 @@ impl Grid {
                 edges.push(edge);
             }
         }
-        let inverse_widths = edges.windows(2).map(|w| 1.0 / (w[1] - w[0])).collect();
+        let cells = edges.windows(2).map(|w| [w[0], 1.0 / (w[1] - w[0])]).collect();
         edges.push(f64::INFINITY);
         // At least one +inf, so that every finite value has an entry at or above it.
         let depth = (edges.len() + 1).next_power_of_two().trailing_zeros();
         let mut tree = vec![f64::NAN; 1 << depth];
-        let mut rank = vec![0u32; 1 << depth];
         let mut next = 0;
-        eytzinger(&edges, &mut tree, &mut rank, &mut next, 1);
-        Some(Self {
-            padded: edges.into(),
-            inverse_widths,
-            tree: tree.into(),
-            rank: rank.into(),
-            depth,
-        })
+        eytzinger(&edges, &mut tree, &mut next, 1);
+        Some(Self { padded: edges.into(), cells, tree: tree.into(), depth })
     }
 
     /// The distinct edges, ascending.
@@ -170,8 +170,16 @@ impl Grid {
     /// sorted edges was compiled to jumps by LLVM's cmov conversion and ran at
     /// half the speed of `partition_point`; see the measurement test). The
     /// top levels of the tree stay in L1, and the lanes' loads overlap.
+    ///
+    /// The tree is complete, so the path taken spells the result: after
+    /// `depth` steps `k - 2^depth` is the number of entries below `x`, with no
+    /// table lookup; and the node where the path last turned left holds the
+    /// first entry at or above `x`, already in L1, which settles "on an edge".
+    /// Measured with the streaming engine's pattern (21 columns fed in turn,
+    /// each grid cold in the caches), the rank table and edge array these
+    /// replaced were two dependent cache misses per value and most of its cost.
     fn count(&self, counts: &mut GridCounts, values: &[f64]) {
-        let (tree, rank) = (&*self.tree, &*self.rank);
+        let tree = &*self.tree;
         let mut blocks = values.chunks_exact(LANES);
         for block in &mut blocks {
             let mut k = [1usize; LANES];
@@ -181,31 +189,46 @@ impl Grid {
                 }
             }
             for (&k, &x) in k.iter().zip(block) {
-                // Drop the final run of right turns and the left turn before
-                // it: what remains is the first entry at or above x.
-                let p = rank[k >> (k.trailing_ones() + 1)] as usize;
-                self.count_one(counts, p, x);
+                let (p, on_edge) = self.resolve(k, x);
+                self.count_one(counts, p, on_edge, x);
             }
         }
         for &x in blocks.remainder() {
-            self.count_one(counts, self.search(x), x);
+            let (p, on_edge) = self.resolve(self.descend(x), x);
+            self.count_one(counts, p, on_edge, x);
         }
+    }
+
+    /// The leaf index `x`'s search ends at.
+    #[inline]
+    fn descend(&self, x: f64) -> usize {
+        let mut k = 1;
+        for _ in 0..self.depth {
+            k = 2 * k + usize::from(self.tree[k] < x);
+        }
+        k
+    }
+
+    /// The number of edges below finite `x`, and whether `x` is the next
+    /// edge, from the leaf index `k` its search ended at.
+    #[inline(always)]
+    fn resolve(&self, k: usize, x: f64) -> (usize, bool) {
+        // Drop the final run of right turns and the left turn before it: what
+        // remains is the node of the first entry at or above x (index 0, NaN,
+        // if the path never turned left, which a finite x cannot do).
+        let above = self.tree[k >> (k.trailing_ones() + 1)];
+        (k - (1 << self.depth), above == x)
     }
 
     /// The number of edges below finite `x`.
     #[inline]
     fn search(&self, x: f64) -> usize {
-        let mut k = 1;
-        for _ in 0..self.depth {
-            k = 2 * k + usize::from(self.tree[k] < x);
-        }
-        self.rank[k >> (k.trailing_ones() + 1)] as usize
+        self.resolve(self.descend(x), x).0
     }
 
-    /// Counts `x`, which lies above `p` edges.
+    /// Counts `x`, which lies above `p` edges (and on edge `p` if `on_edge`).
     #[inline(always)]
-    fn count_one(&self, counts: &mut GridCounts, p: usize, x: f64) {
-        let on_edge = self.padded[p] == x;
+    fn count_one(&self, counts: &mut GridCounts, p: usize, on_edge: bool, x: f64) {
         counts.slots[2 * p + usize::from(on_edge)] += 1;
         if on_edge {
             return;
@@ -216,10 +239,10 @@ impl Grid {
         } else if p == m {
             counts.above.add(x - self.padded[m - 1]);
         } else {
-            let cell = p - 1;
-            let offset = (x - self.padded[cell]) * self.inverse_widths[cell] * POSITION_SCALE;
+            let [left, inverse_width] = self.cells[p - 1];
+            let offset = (x - left) * inverse_width * POSITION_SCALE;
             // Saturating casts: a value in the cell maps into [0, SCALE).
-            counts.positions[cell] += offset.min(POSITION_SCALE - 1.0) as u64;
+            counts.positions[p - 1] += offset.min(POSITION_SCALE - 1.0) as u64;
         }
     }
 }
@@ -231,14 +254,13 @@ impl Grid {
 const POSITION_SCALE: f64 = (1u64 << 24) as f64;
 
 /// Fills `tree` from index `k` down with the sorted `edges` (padded with
-/// `+inf`) in order, recording each entry's sorted position in `rank`.
-fn eytzinger(edges: &[f64], tree: &mut [f64], rank: &mut [u32], next: &mut usize, k: usize) {
+/// `+inf`) in order.
+fn eytzinger(edges: &[f64], tree: &mut [f64], next: &mut usize, k: usize) {
     if k < tree.len() {
-        eytzinger(edges, tree, rank, next, 2 * k);
+        eytzinger(edges, tree, next, 2 * k);
         tree[k] = edges.get(*next).copied().unwrap_or(f64::INFINITY);
-        rank[k] = (*next).min(edges.len() - 1) as u32;
         *next += 1;
-        eytzinger(edges, tree, rank, next, 2 * k + 1);
+        eytzinger(edges, tree, next, 2 * k + 1);
     }
 }
 
@@ -262,7 +284,7 @@ impl GridCounts {
     pub fn new(grid: &Grid) -> Self {
         Self {
             slots: vec![0; grid.slots()],
-            positions: vec![0; grid.inverse_widths.len()],
+            positions: vec![0; grid.cells.len()],
             below: ExactSum::default(),
             above: ExactSum::default(),
         }
@@ -322,11 +344,11 @@ impl GridCounts {
                 grid.slots()
             ));
         }
-        if self.positions.len() != grid.inverse_widths.len() {
+        if self.positions.len() != grid.cells.len() {
             return Err(format!(
                 "{} cell positions, the baseline's grid has {} cells",
                 self.positions.len(),
-                grid.inverse_widths.len()
+                grid.cells.len()
             ));
         }
         if !self.below.is_valid() || !self.above.is_valid() {
@@ -676,6 +698,31 @@ mod tests {
                 grid.edges().len()
             );
         }
+        // The streaming engine's pattern: 21 columns, each with its own grid,
+        // fed 8192-value micro-batches in turn, so each column's state is
+        // cold in the caches when its turn comes.
+        let columns: Vec<Grid> = (0..21)
+            .map(|_| {
+                let reference = SortedSample::exact((0..20_000).map(|_| normal()).collect());
+                Grid::new(reference.values(), DEFAULT_CELLS).unwrap()
+            })
+            .collect();
+        let mut counts: Vec<GridCounts> = columns.iter().map(GridCounts::new).collect();
+        let batches = values.chunks_exact(8192);
+        let counted = (batches.len() * 8192 * columns.len()) as f64;
+        let start = Instant::now();
+        for batch in batches {
+            for (grid, counts) in columns.iter().zip(&mut counts) {
+                for piece in batch.chunks(4096) {
+                    counts.add(grid, piece);
+                }
+            }
+        }
+        let interleaved = start.elapsed().as_nanos() as f64 / counted;
+        black_box(&counts);
+        eprintln!(
+            "MEASURE grid B={DEFAULT_CELLS}, 21 columns fed 8192 values in turn: {interleaved:.2} ns/value"
+        );
         let mut copy = values.clone();
         let start = Instant::now();
         sample::sort_finite(&mut copy);
