@@ -69,5 +69,7 @@ echo "observability: dashboards (schema, PromQL, metric names)"
 node dashboards/check/check.mjs
 
 echo "observability: end to end (engine demo, Prometheus, Alertmanager)"
-cargo build -p driftgauge-engine --locked --quiet
+# The whole workspace, all targets: the feature set `cargo test --workspace`
+# already built, so only the binary is linked (-p would rebuild the graph).
+cargo build --workspace --all-targets --locked --quiet
 DRIFTGAUGE_BIN="${CARGO_TARGET_DIR:-target}/debug/driftgauge" node dashboards/check/e2e.mjs

@@ -59,7 +59,9 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
 fi
 
 echo "ci: real-broker tests against tansu"
-if ! DRIFTGAUGE_TEST_BROKERS="$BROKER" cargo test -p integration-tests -- --ignored kafka_broker::; then
+# --workspace, not -p: the same feature set as `cargo test --workspace`, so
+# nothing is compiled again.
+if ! DRIFTGAUGE_TEST_BROKERS="$BROKER" cargo test --workspace -- --ignored kafka_broker::; then
     echo "ci: the real-broker tests failed; tansu's log:" >&2
     tail -n 50 "$LOG" >&2
     exit 1

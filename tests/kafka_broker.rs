@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! bash .ci/tansu.sh            # or, with a broker of your own:
-//! DRIFTGAUGE_TEST_BROKERS=127.0.0.1:9092 cargo test -p integration-tests -- --ignored kafka_broker::
+//! DRIFTGAUGE_TEST_BROKERS=127.0.0.1:9092 cargo test --workspace -- --ignored kafka_broker::
 //! ```
 //!
 //! The test fails, rather than passes, when the variable is missing.
