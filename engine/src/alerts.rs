@@ -645,15 +645,7 @@ impl DeliveryObserver for Observer {
         metrics.webhook_deliveries.with_label_values(&[&m.model, &m.rule, "delivered"]).inc();
         metrics.webhook_pending.with_label_values(&[&m.model, &m.rule]).dec();
         metrics.webhook_delivery_seconds.observe(latency.as_secs_f64());
-        tracing::info!(
-            event_id = %m.event_id,
-            target = %m.target,
-            model = %m.model,
-            rule = %m.rule,
-            attempts,
-            latency_ms = latency.as_millis() as u64,
-            "Retraining webhook delivered."
-        );
+        // The delivery loop logs the outcome itself; this only counts and relays it.
         self.events
             .send(AlertEvent::Delivered {
                 model: m.model.clone(),
