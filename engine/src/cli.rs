@@ -53,7 +53,7 @@ enum BaselineCommand {
 
 #[derive(Debug, Args)]
 struct ColumnArgs {
-    /// Columns to compare (comma-separated); default: all but the label.
+    /// Columns to use (comma-separated); default: all but the label.
     #[arg(long, value_delimiter = ',')]
     columns: Vec<String>,
     /// Columns to leave out (comma-separated).
@@ -142,6 +142,13 @@ struct FitArgs {
     #[arg(long, value_enum)]
     input_format: Option<Format>,
     #[command(flatten)]
+    profile: ProfileArgs,
+}
+
+/// What a baseline profile holds: shared by `baseline fit` and `registry fit`.
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArgs {
+    #[command(flatten)]
     columns: ColumnArgs,
     /// Quantile bins per numeric column.
     #[arg(long, default_value_t = ProfileOptions::default().bins)]
@@ -152,6 +159,20 @@ struct FitArgs {
     /// Categories kept per categorical column; the rest go to `other`.
     #[arg(long, default_value_t = ProfileOptions::default().top_k)]
     top_k: usize,
+}
+
+impl ProfileArgs {
+    /// The options `check::fit_baseline` takes.
+    pub(crate) fn options(self) -> CheckOptions {
+        CheckOptions {
+            profile: ProfileOptions {
+                bins: self.bins,
+                max_sample: self.max_sample,
+                top_k: self.top_k,
+            },
+            ..column_options(self.columns)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -309,10 +330,7 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
 }
 
 fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
-    let options = CheckOptions {
-        profile: ProfileOptions { bins: args.bins, max_sample: args.max_sample, top_k: args.top_k },
-        ..column_options(args.columns)
-    };
+    let options = args.profile.options();
     let table = Table::read(&args.input, args.input_format)?;
     let profile = check::fit_baseline(&table, &options)?;
     let json = serde_json::to_string_pretty(&profile)?;

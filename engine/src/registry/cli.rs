@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::{Export, Registry, VersionSummary};
 use crate::check::{self, CheckOptions};
-use crate::cli::EXIT_OK;
+use crate::cli::{EXIT_OK, ProfileArgs};
 use crate::input::{Format, Table};
 
 /// Fits with per-chunk progress lines once the input has at least this many
@@ -72,27 +72,8 @@ struct FitArgs {
     /// Format of --input when its extension does not tell.
     #[arg(long, value_enum)]
     input_format: Option<Format>,
-    /// Columns to profile (comma-separated); default: all but the label.
-    #[arg(long, value_delimiter = ',')]
-    columns: Vec<String>,
-    /// Columns to leave out (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    exclude: Vec<String>,
-    /// Columns holding numbers that are categories, e.g. codes (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    categorical: Vec<String>,
-    /// Ground-truth label column; not profiled unless named in --columns.
-    #[arg(long)]
-    label: Option<String>,
-    /// Quantile bins per numeric column.
-    #[arg(long, default_value_t = ProfileOptions::default().bins)]
-    bins: usize,
-    /// Largest exact sample kept per numeric column for KS and Wasserstein.
-    #[arg(long, default_value_t = ProfileOptions::default().max_sample)]
-    max_sample: usize,
-    /// Categories kept per categorical column; the rest go to `other`.
-    #[arg(long, default_value_t = ProfileOptions::default().top_k)]
-    top_k: usize,
+    #[command(flatten)]
+    profile: ProfileArgs,
     /// Also make the new version the model's active baseline.
     #[arg(long)]
     activate: bool,
@@ -295,26 +276,22 @@ fn open_existing(db: &Path) -> anyhow::Result<Registry> {
 }
 
 fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow::Result<()> {
-    let FitArgs { model, version, input, .. } = &args;
+    let FitArgs { model, version, input, input_format, profile: profile_args, activate } = args;
+    let (model, version) = (model.as_str(), version.as_str());
     // Open and check first: a fit can take minutes, and should not end in
     // "already exists" or "database too new".
     let mut registry = Registry::open(db)?;
     if registry.contains(model, version)? {
-        return Err(
-            super::Error::VersionExists { model: model.clone(), version: version.clone() }.into()
-        );
+        return Err(super::Error::VersionExists {
+            model: model.to_owned(),
+            version: version.to_owned(),
+        }
+        .into());
     }
-    let options = CheckOptions {
-        columns: args.columns.clone(),
-        exclude: args.exclude.clone(),
-        categorical: args.categorical.clone(),
-        label: args.label.clone(),
-        profile: ProfileOptions { bins: args.bins, max_sample: args.max_sample, top_k: args.top_k },
-        ..CheckOptions::default()
-    };
+    let options = profile_args.options();
     let started = Instant::now();
     writeln!(err, "reading {}", input.display())?;
-    let table = Table::read(input, args.input_format)?;
+    let table = Table::read(&input, input_format)?;
     writeln!(
         err,
         "read {} rows, {} columns in {:.1}s",
@@ -333,7 +310,7 @@ fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow
         db.display(),
         started.elapsed().as_secs_f64()
     )?;
-    if args.activate {
+    if activate {
         match registry.activate(model, version, actor)? {
             Some(previous) => writeln!(err, "activated {model}/{version} (was {previous})")?,
             None => writeln!(err, "activated {model}/{version}")?,
