@@ -150,13 +150,29 @@ pub fn for_each_f64_chunk(
 
 /// Appends the finite, valid values of a chunk from [`for_each_f64_chunk`] to
 /// `values` (nulls, NaN and ±inf are left out).
+///
+/// Every value is written and the end advances only past the kept ones, so
+/// the loop has no branch to mispredict on data with scattered NaN or nulls.
 pub fn extend_finite(values: &mut Vec<f64>, chunk: &[f64], validity: Option<&BooleanBuffer>) {
+    let start = values.len();
+    values.resize(start + chunk.len(), 0.0);
+    let out = &mut values[start..];
+    let mut kept = 0;
     match validity {
-        None => values.extend(chunk.iter().filter(|x| x.is_finite())),
-        Some(valid) => values.extend(
-            chunk.iter().zip(valid.iter()).filter(|(x, v)| *v && x.is_finite()).map(|(x, _)| *x),
-        ),
+        None => {
+            for &x in chunk {
+                out[kept] = x;
+                kept += usize::from(x.is_finite());
+            }
+        }
+        Some(valid) => {
+            for (&x, v) in chunk.iter().zip(valid.iter()) {
+                out[kept] = x;
+                kept += usize::from(v && x.is_finite());
+            }
+        }
     }
+    values.truncate(start + kept);
 }
 
 /// A category as read from a column: borrowed from the array where possible.
