@@ -9,6 +9,11 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Schema};
 
+// The `driftgauge` binary's allocator (see the workspace Cargo.toml), so that
+// every bench linking this crate measures allocation as the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A small, fast, deterministic random source (xorshift64*).
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+// See the workspace Cargo.toml for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let code = driftgauge_engine::cli::run(
         std::env::args_os(),
