@@ -322,6 +322,15 @@ impl ColumnProfileBuilder {
         }
     }
 
+    /// Makes room for `rows` more values, when the caller knows how many are
+    /// coming (a file read whole): the values are then gathered without the
+    /// reallocations of a growing buffer.
+    pub fn reserve(&mut self, rows: usize) {
+        if let Self::Numeric { values, .. } = self {
+            values.reserve_exact(rows);
+        }
+    }
+
     /// Adds a batch of the column.
     ///
     /// # Errors

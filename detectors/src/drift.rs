@@ -314,6 +314,17 @@ impl ColumnAccumulator {
         }
     }
 
+    /// Makes room for `rows` more values in an exact numeric window, as far
+    /// as its cap allows, when the caller knows how many are coming (a file
+    /// read whole).
+    pub fn reserve(&mut self, rows: usize) {
+        if let Self::Numeric(NumericAccumulator { values: Values::Exact(kept), options, .. }) = self
+        {
+            let most = usize::try_from(options.exact_cap).map_or(usize::MAX, |c| c + STEP);
+            reserve_within_cap(kept, rows.min(most.saturating_sub(kept.len())), options.exact_cap);
+        }
+    }
+
     /// Adds a batch of the column named `column`.
     ///
     /// # Errors

@@ -188,6 +188,7 @@ fn fit_column(
     let column_error = |source| CheckError::Column { path: table.path.clone(), source };
     let kind = column_kind(table, name, options)?;
     let mut builder = ColumnProfileBuilder::new(kind, column::is_integer(data_type));
+    builder.reserve(table.rows());
     for array in table.column(name)? {
         builder.update(name, array.as_ref()).map_err(column_error)?;
     }
@@ -402,6 +403,7 @@ fn compare_column(
     // KS and Wasserstein match scipy to the last digit at any size.
     let mut accumulator = ColumnAccumulator::with_options(profile, &WindowOptions::unbounded())
         .map_err(column_error)?;
+    accumulator.reserve(current.rows());
     for array in current.column(&profile.name)? {
         accumulator.update(&profile.name, array.as_ref()).map_err(column_error)?;
     }
