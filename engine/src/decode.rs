@@ -8,6 +8,18 @@
 //!
 //! Missing features are not an error (they become nulls, reported as the
 //! feature's missing share); a missing model or event time is.
+//!
+//! # JSON: a fast path and a slow path
+//!
+//! Each JSON event is first read by a strict reader of its own (`scan`)
+//! straight into the model's row builders: no tree, no allocation per event,
+//! each number parsed once. It handles the ordinary event; anything else (a
+//! rejection, a surrogate escape, a float where a label belongs, deep
+//! nesting...) makes it give up before it appends anything, and the event is
+//! read again by the slow path, which parses into a borrowed `Json` tree with
+//! serde_json and decides, with the rejection's reason and detail. Both read
+//! values alike (the tests compare them event by event), so which path took
+//! an event never shows.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -28,6 +40,10 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 
 use crate::catalog::{Catalog, ColumnSource, ModelPlan};
 use crate::config::{Config, PayloadFormat, TimeUnit};
+
+mod scan;
+
+use scan::{Fast, GiveUp, Scanner, Text, Tok};
 
 /// Why an event or message was rejected (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,6 +144,33 @@ pub struct DecodeSettings {
     threshold: f64,
     positive: String,
     max_groups: usize,
+    /// The paths of the [`Role`]s, for the JSON fast path.
+    json_paths: [Vec<String>; ROLES],
+    /// Whether the JSON fast path may run: not when one path is a prefix of
+    /// another (`a` and `a.b`), which it does not handle.
+    fast_json: bool,
+}
+
+/// The parts of a JSON event the fast path looks for, as indices into
+/// [`DecodeSettings::json_paths`] and bits of a role mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Model = 0,
+    Version = 1,
+    Time = 2,
+    Features = 3,
+    Score = 4,
+    Label = 5,
+    Actual = 6,
+    Attributes = 7,
+}
+
+const ROLES: usize = 8;
+
+impl Role {
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -179,7 +222,28 @@ impl DecodeSettings {
             })
             .into_owned(),
             max_groups: config.fairness.max_groups,
+            json_paths: Default::default(),
+            fast_json: false,
         }
+        .with_json_paths()
+    }
+
+    fn with_json_paths(mut self) -> Self {
+        self.json_paths = [
+            self.model_path.clone(),
+            self.version_path.clone(),
+            self.time_path.clone(),
+            self.features_path.clone(),
+            self.score_path.clone(),
+            self.label_path.clone(),
+            self.actual_path.clone(),
+            self.attributes_path.clone(),
+        ];
+        let paths = &self.json_paths;
+        self.fast_json = paths
+            .iter()
+            .all(|a| paths.iter().all(|b| a.is_empty() || b.len() <= a.len() || !b.starts_with(a)));
+        self
     }
 }
 
@@ -225,6 +289,12 @@ struct RowBuilder {
     actual: BooleanBuilder,
     attributes: Vec<StringBuilder>,
     rows: usize,
+    /// Feature name to column index (feature columns only), for the JSON fast path.
+    feature_index: HashMap<Box<str>, usize>,
+    /// The column of the features object's n-th key in the last event: events
+    /// of one producer list their features in one order, so the name usually
+    /// matches without a hash lookup.
+    feature_order: Vec<usize>,
 }
 
 enum ColumnBuilder {
@@ -243,6 +313,13 @@ impl RowBuilder {
             })
             .collect();
         let attributes = plan.attributes.iter().map(|_| StringBuilder::new()).collect();
+        let feature_index = plan
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.source == ColumnSource::Feature)
+            .map(|(i, c)| (Box::from(c.name.as_str()), i))
+            .collect();
         Self {
             plan,
             columns,
@@ -251,23 +328,51 @@ impl RowBuilder {
             actual: BooleanBuilder::new(),
             attributes,
             rows: 0,
+            feature_index,
+            feature_order: Vec::new(),
         }
+    }
+
+    /// The column of the feature `name`, the `position`-th key of its event's
+    /// features object; `None` for a feature the baseline does not have.
+    #[inline]
+    fn feature_column(&mut self, position: usize, name: &str) -> Option<usize> {
+        if let Some(&guess) = self.feature_order.get(position) {
+            if let Some(column) = self.plan.columns.get(guess) {
+                if same_text(&column.name, name) && column.source == ColumnSource::Feature {
+                    return Some(guess);
+                }
+            }
+        }
+        let found = self.feature_index.get(name).copied();
+        if self.feature_order.len() <= position {
+            self.feature_order.resize(position + 1, usize::MAX);
+        }
+        self.feature_order[position] = found.unwrap_or(usize::MAX);
+        found
     }
 
     fn finish(&mut self) -> Option<RecordBatch> {
         if self.rows == 0 {
             return None;
         }
-        self.rows = 0;
+        // A finished builder starts again empty and would grow by doubling,
+        // copying as it goes: start the next batch at this one's size.
+        let rows = std::mem::take(&mut self.rows);
         let mut arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
             .map(|c| match c {
-                ColumnBuilder::Numeric(b) => Arc::new(b.finish()) as ArrayRef,
+                ColumnBuilder::Numeric(b) => {
+                    Arc::new(std::mem::replace(b, Float64Builder::with_capacity(rows)).finish())
+                        as ArrayRef
+                }
                 ColumnBuilder::Categorical(b) => Arc::new(b.finish()) as ArrayRef,
             })
             .collect();
-        arrays.push(Arc::new(self.time.finish()));
+        arrays.push(Arc::new(
+            std::mem::replace(&mut self.time, Int64Builder::with_capacity(rows)).finish(),
+        ));
         arrays.push(Arc::new(self.predicted.finish()));
         arrays.push(Arc::new(self.actual.finish()));
         arrays.extend(self.attributes.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
@@ -287,6 +392,147 @@ pub struct Decoder {
     buffered: usize,
     /// The first rejection within the Arrow IPC message being decoded.
     first_rejection: Option<Rejection>,
+    /// Buffers of the JSON fast path, reused from event to event.
+    fast: FastBuffers,
+}
+
+/// What the JSON fast path gathers of one event before it appends it.
+#[derive(Debug, Default)]
+struct FastBuffers {
+    /// Unescaped strings; [`Text::Scratch`] ranges point here.
+    scratch: String,
+    /// The value found at each [`Role`]'s path (objects as [`Tok::Object`]).
+    roles: [Option<Tok>; ROLES],
+    /// The features object's members, in payload order.
+    features: Vec<(Text, Tok)>,
+    /// The attributes object's members, in payload order.
+    attributes: Vec<(Text, Tok)>,
+    /// Each plan column's value, by column index.
+    raw: Vec<Option<Tok>>,
+    /// Each plan column's value, checked against the column's kind.
+    cells: Vec<Cell>,
+    /// Each attribute's value.
+    attribute_cells: Vec<Cell>,
+}
+
+/// A checked value, ready to append.
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Null,
+    Number(f64),
+    Text(Text),
+    Static(&'static str),
+}
+
+impl FastBuffers {
+    /// Forgets what the roles of `mask` found (a key given again replaces it).
+    fn clear(&mut self, mask: u8) {
+        for (r, role) in self.roles.iter_mut().enumerate() {
+            if mask & (1 << r) != 0 {
+                *role = None;
+            }
+        }
+        if mask & Role::Features.bit() != 0 {
+            self.features.clear();
+        }
+        if mask & Role::Attributes.bit() != 0 {
+            self.attributes.clear();
+        }
+    }
+}
+
+/// Reads the members of an object (its `{` consumed, not empty), keeping
+/// the values of the roles in `mask` whose paths continue at `depth`.
+fn scan_members(
+    scanner: &mut Scanner<'_>,
+    found: &mut FastBuffers,
+    paths: &[Vec<String>; ROLES],
+    mask: u8,
+    depth: usize,
+) -> Fast<()> {
+    loop {
+        let key = scanner.key(&mut found.scratch)?;
+        let (mut leaf, mut inner) = (0u8, 0u8);
+        {
+            let key = Scanner::text(scanner.payload(), &found.scratch, key);
+            for (r, path) in paths.iter().enumerate() {
+                if mask & (1 << r) != 0 && path.get(depth).is_some_and(|p| same_text(p, key)) {
+                    if path.len() == depth + 1 {
+                        leaf |= 1 << r;
+                    } else {
+                        inner |= 1 << r;
+                    }
+                }
+            }
+        }
+        let level = depth as u32 + 1;
+        if leaf == 0 && inner == 0 {
+            scanner.value(&mut found.scratch, level)?;
+        } else if inner != 0 {
+            // Of a key given twice the last counts, as in the slow path.
+            found.clear(inner);
+            if scanner.value_or_open_object(&mut found.scratch, level)? == Tok::Object
+                && !scanner.begin_object()?
+            {
+                scan_members(scanner, found, paths, inner, depth + 1)?;
+            }
+        } else {
+            found.clear(leaf);
+            let objects = leaf & (Role::Features.bit() | Role::Attributes.bit());
+            let tok = if objects == 0 {
+                scanner.value(&mut found.scratch, level)?
+            } else {
+                let tok = scanner.value_or_open_object(&mut found.scratch, level)?;
+                if tok == Tok::Object {
+                    let entries = if objects == Role::Features.bit() {
+                        &mut found.features
+                    } else if objects == Role::Attributes.bit() {
+                        &mut found.attributes
+                    } else {
+                        return Err(GiveUp);
+                    };
+                    if !scanner.begin_object()? {
+                        loop {
+                            let key = scanner.key(&mut found.scratch)?;
+                            let value = scanner.value(&mut found.scratch, level + 1)?;
+                            entries.push((key, value));
+                            if !scanner.more_members()? {
+                                break;
+                            }
+                        }
+                    }
+                }
+                tok
+            };
+            for (r, role) in found.roles.iter_mut().enumerate() {
+                if leaf & (1 << r) != 0 {
+                    *role = Some(tok);
+                }
+            }
+        }
+        if !scanner.more_members()? {
+            return Ok(());
+        }
+    }
+}
+
+/// `a == b`, inlined: names are short, and a call to `memcmp` per feature
+/// name showed in profiles (5% of the fast path).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// A label's text in its canonical form, as [`json_label`] gives it; gives
+/// up where that would take formatting a float.
+fn fast_label<'t>(tok: Option<Tok>, text: impl Fn(Text) -> &'t str) -> Fast<Option<Cow<'t, str>>> {
+    Ok(match tok {
+        None | Some(Tok::Null) => None,
+        Some(Tok::Bool(b)) => Some(Cow::Borrowed(if b { "1" } else { "0" })),
+        Some(Tok::Int(_, a, b)) => Some(Cow::Borrowed(text(Text::Raw(a, b)))),
+        Some(Tok::Str(t)) => Some(canonical_label(text(t))),
+        Some(Tok::Num(..) | Tok::Array | Tok::Object) => return Err(GiveUp),
+    })
 }
 
 impl std::fmt::Debug for Decoder {
@@ -307,6 +553,7 @@ impl Decoder {
             counts: DecodeCounts::default(),
             buffered: 0,
             first_rejection: None,
+            fast: FastBuffers::default(),
         }
     }
 
@@ -402,7 +649,153 @@ impl Decoder {
         rejection
     }
 
+    /// The fast path, and the slow path where it gives up.
     fn decode_json(&mut self, payload: &[u8]) -> Result<(), Rejection> {
+        if self.settings.fast_json && self.decode_json_fast(payload).is_ok() {
+            return Ok(());
+        }
+        self.decode_json_tree(payload)
+    }
+
+    /// The fast path (see the [module docs](self)): appends the event, or
+    /// gives up having appended nothing.
+    fn decode_json_fast(&mut self, payload: &[u8]) -> Fast<()> {
+        let Self { settings, catalog, builders, groups, counts, buffered, fast: found, .. } = self;
+        let s = &**settings;
+        for role in &mut found.roles {
+            *role = None;
+        }
+        found.scratch.clear();
+        found.features.clear();
+        found.attributes.clear();
+        let mut scanner = Scanner::new(payload)?;
+        if scanner.begin_object()? {
+            return Err(GiveUp);
+        }
+        scan_members(&mut scanner, found, &s.json_paths, u8::MAX, 0)?;
+        scanner.end()?;
+        let FastBuffers { scratch, roles, features, attributes, raw, cells, attribute_cells } =
+            found;
+        let payload = scanner.payload();
+        let scratch = scratch.as_str();
+        let text = |t: Text| Scanner::text(payload, scratch, t);
+
+        let Some(Tok::Str(model)) = roles[Role::Model as usize] else { return Err(GiveUp) };
+        let model = text(model);
+        if !builders.contains_key(model) {
+            let plan = catalog.get(model).ok_or(GiveUp)?;
+            builders.insert(Arc::clone(&plan.model), RowBuilder::new(Arc::clone(plan)));
+        }
+        let builder = builders.get_mut(model).ok_or(GiveUp)?;
+        let time_ms = match roles[Role::Time as usize] {
+            Some(Tok::Int(i, ..)) => s.time_unit.to_millis(i),
+            Some(Tok::Num(f, ..)) => s.time_unit.float_to_millis(f).ok_or(GiveUp)?,
+            Some(Tok::Str(t)) => parse_rfc3339_ms(text(t)).ok_or(GiveUp)?,
+            _ => return Err(GiveUp),
+        };
+        if !matches!(
+            roles[Role::Version as usize],
+            None | Some(Tok::Null | Tok::Str(_) | Tok::Int(..) | Tok::Num(..))
+        ) {
+            return Err(GiveUp);
+        }
+        for role in [Role::Features, Role::Attributes] {
+            if !matches!(roles[role as usize], None | Some(Tok::Null | Tok::Object)) {
+                return Err(GiveUp);
+            }
+        }
+
+        // Each column's value: the score and label, then the features (of
+        // a key given twice the last counts).
+        let columns = builder.plan.columns.len();
+        raw.clear();
+        raw.resize(columns, None);
+        for (i, column) in builder.plan.columns.iter().enumerate() {
+            raw[i] = match column.source {
+                ColumnSource::Feature => None,
+                ColumnSource::Score => roles[Role::Score as usize],
+                ColumnSource::Label => roles[Role::Label as usize],
+            };
+        }
+        for (position, &(key, value)) in features.iter().enumerate() {
+            if let Some(column) = builder.feature_column(position, text(key)) {
+                raw[column] = Some(value);
+            }
+        }
+        // Check every value before appending any.
+        cells.clear();
+        for (column, value) in builder.plan.columns.iter().zip(raw.iter()) {
+            cells.push(match (column.kind, value) {
+                (_, None | Some(Tok::Null)) => Cell::Null,
+                (ColumnKind::Numeric, Some(Tok::Int(i, ..))) => Cell::Number(*i as f64),
+                (ColumnKind::Numeric, Some(Tok::Num(f, ..))) => Cell::Number(*f),
+                (ColumnKind::Categorical, Some(Tok::Str(t))) => Cell::Text(*t),
+                (ColumnKind::Categorical, Some(Tok::Int(_, a, b))) => Cell::Text(Text::Raw(*a, *b)),
+                (ColumnKind::Categorical, Some(Tok::Bool(b))) => {
+                    Cell::Static(if *b { "true" } else { "false" })
+                }
+                _ => return Err(GiveUp),
+            });
+        }
+        let score = match roles[Role::Score as usize] {
+            None | Some(Tok::Null) => None,
+            Some(Tok::Int(i, ..)) => Some(i as f64),
+            Some(Tok::Num(f, ..)) => Some(f),
+            Some(_) => return Err(GiveUp),
+        };
+        let label = fast_label(roles[Role::Label as usize], text)?;
+        let actual = fast_label(roles[Role::Actual as usize], text)?;
+        attribute_cells.clear();
+        for name in &builder.plan.attributes {
+            let value = attributes.iter().rev().find(|(key, _)| text(*key) == name);
+            attribute_cells.push(match value.map(|(_, v)| *v) {
+                Some(Tok::Str(t)) => Cell::Text(t),
+                Some(Tok::Int(_, a, b)) => Cell::Text(Text::Raw(a, b)),
+                Some(Tok::Bool(b)) => Cell::Static(if b { "true" } else { "false" }),
+                Some(Tok::Num(..)) => return Err(GiveUp),
+                None | Some(Tok::Null | Tok::Array | Tok::Object) => Cell::Null,
+            });
+        }
+
+        // Append.
+        for (cell, out) in cells.iter().zip(&mut builder.columns) {
+            match (out, *cell) {
+                (ColumnBuilder::Numeric(b), Cell::Number(v)) => b.append_value(v),
+                (ColumnBuilder::Numeric(b), _) => b.append_null(),
+                (ColumnBuilder::Categorical(b), Cell::Text(t)) => b.append_value(text(t)),
+                (ColumnBuilder::Categorical(b), Cell::Static(t)) => b.append_value(t),
+                (ColumnBuilder::Categorical(b), _) => b.append_null(),
+            }
+        }
+        builder.time.append_value(time_ms);
+        let predicted = match (score, &label) {
+            (Some(score), _) => Some(score >= s.threshold),
+            (None, Some(label)) => Some(*label == s.positive),
+            (None, None) => None,
+        };
+        builder.predicted.append_option(predicted);
+        builder.actual.append_option(actual.map(|a| a == s.positive));
+        if groups.len() < attribute_cells.len() {
+            groups.resize_with(attribute_cells.len(), GroupNames::default);
+        }
+        for ((cell, out), groups) in
+            attribute_cells.iter().zip(&mut builder.attributes).zip(groups.iter_mut())
+        {
+            match *cell {
+                Cell::Text(t) => out.append_value(groups.name(text(t), s.max_groups)),
+                Cell::Static(t) => out.append_value(groups.name(t, s.max_groups)),
+                Cell::Null | Cell::Number(_) => out.append_null(),
+            }
+        }
+        builder.rows += 1;
+        *buffered += 1;
+        counts.decoded += 1;
+        Ok(())
+    }
+
+    /// The slow path: a borrowed [`Json`] tree; decides every event the
+    /// fast path gives up on, with the rejection's reason and detail.
+    fn decode_json_tree(&mut self, payload: &[u8]) -> Result<(), Rejection> {
         let value: Json<'_> = serde_json::from_slice(payload)
             .map_err(|e| Rejection::new(Reject::NotJson, e.to_string()))?;
         if !value.is_object() {
@@ -1042,11 +1435,57 @@ mod tests {
     }
 
     fn decoder() -> Decoder {
-        let config = config();
+        decoder_with(&config(), true)
+    }
+
+    /// A decoder with the JSON fast path on or off.
+    fn decoder_with(config: &Config, fast: bool) -> Decoder {
         let mut baselines = StaticBaselines::new();
         baselines.insert("m", "v1", profile());
-        let catalog = Catalog::load(&baselines, &config, None).unwrap();
-        Decoder::new(Arc::new(DecodeSettings::new(&config)), Arc::new(catalog))
+        let catalog = Catalog::load(&baselines, config, None).unwrap();
+        let mut settings = DecodeSettings::new(config);
+        assert!(settings.fast_json);
+        settings.fast_json = fast;
+        Decoder::new(Arc::new(settings), Arc::new(catalog))
+    }
+
+    /// Decodes `payloads` with and without the fast path; asserts the same
+    /// outcome, counts and batches. Returns how many the fast path took.
+    fn same_on_both_paths(config: &Config, payloads: &[&[u8]]) -> usize {
+        let (mut fast, mut slow) = (decoder_with(config, true), decoder_with(config, false));
+        let mut taken = 0;
+        for payload in payloads {
+            let text = String::from_utf8_lossy(payload).into_owned();
+            let before = fast.counts.decoded;
+            let mut probe = decoder_with(config, true);
+            if probe.decode_json_fast(payload).is_ok() {
+                taken += 1;
+            } else {
+                assert_eq!(probe.buffered_rows(), 0, "gave up after appending: {text}");
+            }
+            let (a, b) = (
+                fast.decode(PayloadFormat::Json, Some(payload)),
+                slow.decode(PayloadFormat::Json, Some(payload)),
+            );
+            assert_eq!(a, b, "{text}");
+            assert_eq!(fast.counts.decoded - before, u64::from(a.is_ok()), "{text}");
+        }
+        assert_eq!(fast.take_counts(), slow.take_counts());
+        let (a, b) = (fast.take_batches(), slow.take_batches());
+        assert_eq!(a.len(), b.len());
+        for ((_, a), (_, b)) in a.iter().zip(&b) {
+            assert_eq!(a, b);
+            // `==` takes -0.0 for 0.0: compare the bits of floats too.
+            for (x, y) in a.columns().iter().zip(b.columns()) {
+                if let (Some(x), Some(y)) =
+                    (x.as_any().downcast_ref::<F64>(), y.as_any().downcast_ref::<F64>())
+                {
+                    let bits = |v: &F64| v.values().iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(x), bits(y));
+                }
+            }
+        }
+        taken
     }
 
     #[test]
@@ -1220,5 +1659,170 @@ mod tests {
             assert_eq!((rejection.reason, rejection.detail.as_str()), (reason, detail), "{text}");
         }
         assert_eq!(d.take_counts().rejected[Reject::WrongType.index()], 5);
+    }
+
+    #[test]
+    fn fast_and_slow_paths_read_events_alike() {
+        let events: &[&[u8]] = &[
+            // Ordinary events, features in and out of the plan's order.
+            br#"{"model":"m","timestamp":1000,"features":{"x":2.5,"c":"b"},"score":0.7,"attributes":{"gender":"f"}}"#,
+            br#"{"features":{"c":"a","x":-1e-3},"score":1,"model":"m","timestamp":5}"#,
+            br#" { "model" : "m" ,
+                "timestamp" : "2024-01-01T00:00:00.250+01:00" , "features" : { } } "#,
+            // Keys given twice: the last counts, at every level.
+            br#"{"model":"zz","model":"m","timestamp":1,"features":{"x":1,"x":2,"c":"a","c":"b"}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":"high"},"features":{"x":3}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":3},"features":null}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":"f","gender":"g"}}"#,
+            br#"{"model":"m","timestamp":1,"score":0.1,"score":null,"prediction":true}"#,
+            // Unknown fields, nested, with every kind of value; unknown features.
+            br#"{"model":"m","timestamp":1,"meta":{"a":[1,{"b":[[],{}]},"x\"y"],"n":null,"t":true},"features":{"y":[1,2],"z":{"q":1},"x":4}}"#,
+            br#"{"model":"m","timestamp":1,"junk":[1e400,-0,1E+2]}"#,
+            br#"{"model":"m","timestamp":1,"junk":1e400}"#,
+            br#"{"model":"m","timestamp":1,"features":{"y":1e400}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":1e400,"x":1}}"#,
+            // Escapes, in keys and values, and raw UTF-8.
+            br#"{"mod\u0065l":"\u006d","timestamp":1,"features":{"\u0078":1.5,"c":"\u00e9t\u00E9 \"q\" \\ \/ \b\f\n\r\t"}}"#,
+            "{\"model\":\"m\",\"timestamp\":1,\"features\":{\"c\":\"\u{e9}t\u{e9} \u{1f600}\"}}".as_bytes(),
+            br#"{"model":"m","timestamp":1,"features":{"c":"\ud83d\ude00"}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"c":"\ud83d"}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"c":"\u00g0"}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"c":"a\qb"}}"#,
+            b"{\"model\":\"m\",\"timestamp\":1,\"features\":{\"c\":\"a\tb\"}}",
+            b"{\"model\":\"m\",\"timestamp\":1,\"features\":{\"c\":\"\xff\"}}",
+            // Numbers: integers, -0, beyond i64 and u64, exponents.
+            br#"{"model":"m","timestamp":1,"features":{"x":-0,"c":-0}}"#,
+            br#"{"model":"m","timestamp":-0,"features":{"x":-0.0,"c":0}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":123456789012345678,"c":-123456789012345678}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":9223372036854775808,"c":1234567890123456789}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":-99999999999999999999999,"c":1.5}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":1E5,"c":1e5}}"#,
+            br#"{"model":"m","timestamp":1.5e3,"features":{"x":0.1e-310}}"#,
+            br#"{"model":"m","timestamp":9223372036854775807}"#,
+            br#"{"model":"m","timestamp":18446744073709551615}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":01}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":1.}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":.5}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":1e}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":-}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":+1}}"#,
+            // Labels, versions and attributes of every kind.
+            br#"{"model":"m","timestamp":1,"prediction":"True","actual":0,"model_version":7}"#,
+            br#"{"model":"m","timestamp":1,"prediction":1,"actual":"no","model_version":"v1"}"#,
+            br#"{"model":"m","timestamp":1,"prediction":1.0,"actual":false}"#,
+            br#"{"model":"m","timestamp":1,"prediction":-0,"actual":1e0}"#,
+            br#"{"model":"m","timestamp":1,"model_version":true}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":7}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":7.5}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":true,"other":[1]}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":[1]}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":"other"}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":"a"}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":{"gender":"b"}}"#,
+            br#"{"model":"m","timestamp":1,"attributes":null}"#,
+            // Categorical values of every kind.
+            br#"{"model":"m","timestamp":1,"features":{"c":true,"x":null}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"c":null}}"#,
+            // Rejections: each the slow path's, with its detail.
+            b"",
+            b"nope",
+            b"[1]",
+            b"{}",
+            br#"{"model":"m","timestamp":1"#,
+            br#"{"model":"m","timestamp":1,}"#,
+            br#"{"model":"m","timestamp":1} x"#,
+            br#"{"model":"m" "timestamp":1}"#,
+            br#"{"model":"m","timestamp":tru}"#,
+            br#"{"timestamp":1}"#,
+            br#"{"model":"m"}"#,
+            br#"{"model":null,"timestamp":1}"#,
+            br#"{"model":"zz","timestamp":1}"#,
+            br#"{"model":["m"],"timestamp":1}"#,
+            br#"{"model":"m","timestamp":"yesterday"}"#,
+            br#"{"model":"m","timestamp":true}"#,
+            br#"{"model":"m","timestamp":1,"features":{"x":"high"}}"#,
+            br#"{"model":"m","timestamp":1,"features":{"c":[1]}}"#,
+            br#"{"model":"m","timestamp":1,"features":[1]}"#,
+            br#"{"model":"m","timestamp":1,"score":"0.5"}"#,
+            br#"{"model":"m","timestamp":1,"prediction":{}}"#,
+            br#"{"model":"m","timestamp":1,"actual":[]}"#,
+            br#"{"model":"m","timestamp":1,"attributes":7}"#,
+            br#"{"model":"m","timestamp":1,"deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+        ];
+        let taken = same_on_both_paths(&config(), events);
+        // The ordinary events take the fast path; the rest (rejections,
+        // surrogate escapes, floats to show as text, numbers beyond f64 or
+        // i64, bad syntax) the slow one.
+        assert_eq!(taken, 26);
+    }
+
+    #[test]
+    fn fast_path_reads_floats_to_the_same_bits() {
+        // Shortest round-trip forms (as serde_json writes them), 17 and 25
+        // significant digits, and exponents near the ends of f64's range.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut payloads = Vec::new();
+        for i in 0..4000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let value = f64::from_bits(state);
+            if !value.is_finite() {
+                continue;
+            }
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let text = match i % 7 {
+                0 => serde_json::to_string(&value).unwrap(),
+                1 => format!("{value:.16e}"),
+                2 => format!("{:.24e}", value / 3.0),
+                3 => format!("{unit}"),
+                4 => format!("{}", (unit - 0.5) * 1e4),
+                5 => format!("{:.3}", (unit - 0.5) * 1e6),
+                _ => format!("{}e{}", (state >> 40) % 100_000, (state % 60) as i64 - 30),
+            };
+            payloads.push(format!(r#"{{"model":"m","timestamp":{i},"features":{{"x":{text}}}}}"#));
+        }
+        // Around the exact fast path's bounds: 2^53, 10^22, 19 digits.
+        for text in [
+            "9007199254740992.0",
+            "9007199254740993.0",
+            "0.9007199254740993",
+            "0.9007199254740991",
+            "1e22",
+            "1e23",
+            "1.5e-22",
+            "1.5e-23",
+            "123456789012345.6e7",
+            "0.0000000000000000000000000001",
+            "1234567890123456789.5",
+            "12345678901234567890e-10",
+            "1e-400",
+            "4.9406564584124654e-324",
+            "1.7976931348623157e308",
+        ] {
+            payloads.push(format!(r#"{{"model":"m","timestamp":1,"features":{{"x":{text}}}}}"#));
+        }
+        let payloads: Vec<&[u8]> = payloads.iter().map(|p| p.as_bytes()).collect();
+        assert_eq!(same_on_both_paths(&config(), &payloads), payloads.len());
+    }
+
+    #[test]
+    fn fast_path_follows_nested_paths() {
+        let text = "[event]\nmodel_field = \"meta.model\"\ntime_field = \"meta.at.ms\"\n\
+                    features_field = \"body.features\"\n\
+                    [fairness]\nattributes = [\"gender\"]\nmax_groups = 2\n";
+        let config = Config::from_layers(Some(("t", text)), []).unwrap();
+        let events: &[&[u8]] = &[
+            br#"{"body":{"features":{"x":1}},"meta":{"model":"m","at":{"ms":5}}}"#,
+            br#"{"meta":{"model":"m","at":{"ms":5}},"meta":{"model":"m"}}"#,
+            br#"{"meta":{"model":"m","at":{"ms":5}},"meta":7}"#,
+            br#"{"meta":{"at":{"ms":5}},"meta":{"model":"m","at":{"ms":6}},"body":[]}"#,
+            br#"{"model":"m","timestamp":1}"#,
+        ];
+        assert_eq!(same_on_both_paths(&config, events), 2);
+        // A path that is a prefix of another is left to the slow path.
+        let text = "[event]\nmodel_field = \"meta\"\ntime_field = \"meta.ts\"\n";
+        let config = Config::from_layers(Some(("t", text)), []).unwrap();
+        assert!(!DecodeSettings::new(&config).fast_json);
     }
 }

@@ -27,15 +27,20 @@
 //! # Loop
 //!
 //! `select!` over shutdown, commit requests, the flush tick and the next
-//! message. A micro-batch is handed on when it holds `batch.max_rows` events
-//! or its first event is `batch.max_delay_ms` old. The hand-off channel is
+//! message. After a message, the messages librdkafka already holds are taken
+//! without going back to the `select!` (up to [`DRAIN_MESSAGES`]): each round
+//! of the `select!` polls four futures and registers and drops their wakers.
+//! A micro-batch is handed on when it holds `batch.max_rows` events or its
+//! first event is `batch.max_delay_ms` old. The hand-off channel is
 //! bounded, so a slow window stage stops consumption rather than filling
 //! memory. A message rejected as a whole is copied to the stream's
 //! dead-letter topic when it has one ([`super::dead_letter`]), without waiting.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -44,7 +49,7 @@ use rdkafka::consumer::{
     BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer,
 };
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
@@ -302,6 +307,23 @@ impl ConsumerContext for SourceContext {
 /// Commit positions for one stream: (topic and partition, next offset to read).
 pub type Commit = Vec<(PartitionKey, i64)>;
 
+/// Messages taken at most between two rounds of the source's `select!`:
+/// bounds how long shutdown, commits and the flush tick wait (a JSON event
+/// decodes in about a microsecond, so about a millisecond).
+pub const DRAIN_MESSAGES: usize = 1024;
+
+/// The next message if librdkafka holds one now; `None` if the source would
+/// have to wait (or only a callback event was served).
+fn ready_message(
+    consumer: &StreamConsumer<SourceContext>,
+) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+    let mut next = std::pin::pin!(consumer.recv());
+    match next.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(message) => Some(message),
+        Poll::Pending => None,
+    }
+}
+
 /// One stream's consumer and decoder.
 pub struct KafkaSource {
     name: String,
@@ -438,22 +460,34 @@ impl KafkaSource {
                         }
                     }
                     message = consumer.recv() => {
-                        match message {
-                            Ok(message) if !positions.admit(message.topic(), message.partition(), message.offset()) => {
-                                // Read before a seek took effect: already in the windows.
-                            }
-                            Ok(message) => {
-                                pending.consumed(message.topic(), message.partition(), message.offset());
-                                let decoded = decoder.decode(format, message.payload());
-                                if let (Err(rejection), Some(dead_letter)) = (decoded, &dead_letter) {
-                                    dead_letter.send(&message, &rejection);
+                        let mut message = Some(message);
+                        let mut taken = 0;
+                        while let Some(next) = message.take() {
+                            taken += 1;
+                            match next {
+                                Ok(message) if !positions.admit(message.topic(), message.partition(), message.offset()) => {
+                                    // Read before a seek took effect: already in the windows.
+                                }
+                                Ok(message) => {
+                                    pending.consumed(message.topic(), message.partition(), message.offset());
+                                    let decoded = decoder.decode(format, message.payload());
+                                    if let (Err(rejection), Some(dead_letter)) = (decoded, &dead_letter) {
+                                        dead_letter.send(&message, &rejection);
+                                    }
+                                }
+                                Err(error) => {
+                                    events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
+                                        .emit(&metrics);
+                                    // Errors such as a broker going away repeat fast; pace them.
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                    break;
                                 }
                             }
-                            Err(error) => {
-                                events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
-                                    .emit(&metrics);
-                                // Errors such as a broker going away repeat fast; pace them.
-                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            if decoder.buffered_rows() >= max_rows {
+                                break;
+                            }
+                            if taken < DRAIN_MESSAGES {
+                                message = ready_message(&consumer);
                             }
                         }
                         if decoder.buffered_rows() >= max_rows
