@@ -320,7 +320,8 @@ impl ColumnAccumulator {
     pub fn reserve(&mut self, rows: usize) {
         if let Self::Numeric(NumericAccumulator { values: Values::Exact(kept), options, .. }) = self
         {
-            let most = usize::try_from(options.exact_cap).map_or(usize::MAX, |c| c + STEP);
+            let most =
+                usize::try_from(options.exact_cap).map_or(usize::MAX, |c| c.saturating_add(STEP));
             reserve_within_cap(kept, rows.min(most.saturating_sub(kept.len())), options.exact_cap);
         }
     }
