@@ -176,6 +176,12 @@ impl Table {
         Ok(Self { path: path.to_owned(), schema, rows, storage })
     }
 
+    /// A table of batches already in memory (`path` is used in messages).
+    pub fn from_batches(path: PathBuf, schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        Self { path, schema, rows, storage: Storage::Batches(batches) }
+    }
+
     /// Total rows.
     pub fn rows(&self) -> usize {
         self.rows

@@ -503,11 +503,7 @@ mod tests {
             })
             .collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("batch");
-        let table = Table {
-            path: PathBuf::from("ref.arrow"),
-            schema: batch.schema(),
-            batches: vec![batch],
-        };
+        let table = Table::from_batches(PathBuf::from("ref.arrow"), batch.schema(), vec![batch]);
         let options = CheckOptions { exclude: vec!["c6".into()], ..CheckOptions::default() };
         let mut err = Vec::new();
         let chunked = fit_with_progress(&table, &options, 2, 0, &mut err).expect("fit");
