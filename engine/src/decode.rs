@@ -303,6 +303,26 @@ enum ColumnBuilder {
 }
 
 impl RowBuilder {
+    /// Appends an event's time and its predicted and actual outcomes: the
+    /// prediction is the score against the threshold, else the label.
+    fn append_outcome(
+        &mut self,
+        time_ms: i64,
+        score: Option<f64>,
+        label: Option<&str>,
+        actual: Option<&str>,
+        settings: &DecodeSettings,
+    ) {
+        self.time.append_value(time_ms);
+        let predicted = match (score, label) {
+            (Some(score), _) => Some(score >= settings.threshold),
+            (None, Some(label)) => Some(label == settings.positive),
+            (None, None) => None,
+        };
+        self.predicted.append_option(predicted);
+        self.actual.append_option(actual.map(|a| a == settings.positive));
+    }
+
     fn new(plan: Arc<ModelPlan>) -> Self {
         let columns = plan
             .columns
@@ -767,14 +787,7 @@ impl Decoder {
                 (ColumnBuilder::Categorical(b), _) => b.append_null(),
             }
         }
-        builder.time.append_value(time_ms);
-        let predicted = match (score, &label) {
-            (Some(score), _) => Some(score >= s.threshold),
-            (None, Some(label)) => Some(*label == s.positive),
-            (None, None) => None,
-        };
-        builder.predicted.append_option(predicted);
-        builder.actual.append_option(actual.map(|a| a == s.positive));
+        builder.append_outcome(time_ms, score, label.as_deref(), actual.as_deref(), s);
         if groups.len() < attribute_cells.len() {
             groups.resize_with(attribute_cells.len(), GroupNames::default);
         }
@@ -908,14 +921,7 @@ impl Decoder {
                 },
             }
         }
-        builder.time.append_value(time_ms);
-        let predicted = match (score, &label) {
-            (Some(score), _) => Some(score >= s.threshold),
-            (None, Some(label)) => Some(*label == s.positive),
-            (None, None) => None,
-        };
-        builder.predicted.append_option(predicted);
-        builder.actual.append_option(actual.map(|a| a == s.positive));
+        builder.append_outcome(time_ms, score, label.as_deref(), actual.as_deref(), &s);
         if self.groups.len() < plan.attributes.len() {
             self.groups.resize_with(plan.attributes.len(), GroupNames::default);
         }
