@@ -36,6 +36,7 @@ use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
 use driftgauge_detectors::column::ColumnKind;
 use driftgauge_detectors::quality::PositiveLabel;
+use rustc_hash::FxHashMap;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::catalog::{Catalog, ColumnSource, ModelPlan};
@@ -405,7 +406,7 @@ impl RowBuilder {
 pub struct Decoder {
     settings: Arc<DecodeSettings>,
     catalog: Arc<Catalog>,
-    builders: HashMap<Arc<str>, RowBuilder>,
+    builders: FxHashMap<Arc<str>, RowBuilder>,
     completed: Vec<(Arc<ModelPlan>, RecordBatch)>,
     groups: Vec<GroupNames>,
     counts: DecodeCounts,
@@ -567,7 +568,7 @@ impl Decoder {
         Self {
             settings,
             catalog,
-            builders: HashMap::new(),
+            builders: FxHashMap::default(),
             completed: Vec::new(),
             groups: Vec::new(),
             counts: DecodeCounts::default(),

@@ -36,7 +36,7 @@
 //! memory. A message rejected as a whole is copied to the stream's
 //! dead-letter topic when it has one ([`super::dead_letter`]), without waiting.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +53,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
+use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, watch};
 
 use crate::catalog::Catalog;
@@ -115,20 +116,20 @@ impl Assignments {
 /// rebalance by the consumer context: never contended for long.
 #[derive(Debug, Default)]
 pub struct Positions {
-    next: std::sync::Mutex<HashMap<String, HashMap<i32, i64>>>,
+    next: std::sync::Mutex<FxHashMap<String, FxHashMap<i32, i64>>>,
 }
 
 impl Positions {
     /// Positions starting at `offsets` (a checkpoint's).
     pub fn new(offsets: impl IntoIterator<Item = (PartitionKey, i64)>) -> Self {
-        let mut next: HashMap<String, HashMap<i32, i64>> = HashMap::new();
+        let mut next: FxHashMap<String, FxHashMap<i32, i64>> = FxHashMap::default();
         for ((topic, partition), offset) in offsets {
             next.entry(topic.to_string()).or_default().insert(partition, offset);
         }
         Self { next: std::sync::Mutex::new(next) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<i32, i64>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FxHashMap<String, FxHashMap<i32, i64>>> {
         // A map of integers: a panic elsewhere cannot leave it half-updated.
         self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -544,8 +545,8 @@ impl KafkaSource {
 /// Offsets and counts since the last hand-off.
 #[derive(Debug, Default)]
 struct Pending {
-    offsets: HashMap<PartitionKey, (i64, i64)>,
-    topics: HashMap<String, Arc<str>>,
+    offsets: FxHashMap<PartitionKey, (i64, i64)>,
+    topics: FxHashMap<String, Arc<str>>,
     messages: u64,
     first_at: Option<Instant>,
 }
