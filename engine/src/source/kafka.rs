@@ -325,20 +325,6 @@ fn ready_message(
     }
 }
 
-/// Asks the CPU to load `bytes` into its caches, without waiting for them.
-#[inline]
-fn prefetch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is only a hint: it reads nothing and faults
-        // on no address, and SSE is part of the x86_64 baseline.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
-}
-
 /// One stream's consumer and decoder.
 pub struct KafkaSource {
     name: String,
@@ -477,18 +463,9 @@ impl KafkaSource {
                     message = consumer.recv() => {
                         let mut message = Some(message);
                         let mut taken = 0;
-                        while let Some(current) = message.take() {
+                        while let Some(next) = message.take() {
                             taken += 1;
-                            // Take the next ready message first, so that its
-                            // payload (written by librdkafka's thread, cold
-                            // here) loads while this one decodes.
-                            if taken < DRAIN_MESSAGES && decoder.buffered_rows() < max_rows {
-                                message = ready_message(&consumer);
-                                if let Some(Ok(next)) = &message {
-                                    prefetch(next.payload().unwrap_or_default());
-                                }
-                            }
-                            match current {
+                            match next {
                                 Ok(message) if !positions.admit(message.topic(), message.partition(), message.offset()) => {
                                     // Read before a seek took effect: already in the windows.
                                 }
@@ -504,7 +481,14 @@ impl KafkaSource {
                                         .emit(&metrics);
                                     // Errors such as a broker going away repeat fast; pace them.
                                     tokio::time::sleep(Duration::from_millis(100)).await;
+                                    break;
                                 }
+                            }
+                            if decoder.buffered_rows() >= max_rows {
+                                break;
+                            }
+                            if taken < DRAIN_MESSAGES {
+                                message = ready_message(&consumer);
                             }
                         }
                         if decoder.buffered_rows() >= max_rows
