@@ -347,8 +347,7 @@ impl<'a> Scanner<'a> {
         }
         // The digits, integer part and fraction, while there are at most 19
         // from the first that is not zero (so that `mantissa` cannot
-        // overflow), and the power of
-        // ten they are scaled by, for the exact fast path below.
+        // overflow), and the power of ten they are scaled by.
         let mut digits = Digits::default();
         let int_start = i;
         match bytes.get(i) {
@@ -495,9 +494,9 @@ fn eight_digits(word: u64) -> u64 {
 /// exact `f64`s, so one multiplication or division rounds once, correctly
 /// (Clinger's fast path). Otherwise (17 digits or more, as about half of
 /// shortest-form doubles have) the result is carried to about 104 bits as
-/// `q1 + q2`. The mantissa is split into `hi + lo`, both exact `f64`s. Times a power of ten (exact up
-/// to 10^22), `q1` is the rounded product and an FMA gives its rounding
-/// error exactly. Divided by one, `q1` is `hi` times the rounded reciprocal
+/// `q1 + q2`. The mantissa is split into `hi + lo`, both exact `f64`s.
+/// Times a power of ten (exact up to 10^22), `q1` is the rounded product
+/// and an FMA gives its rounding error exactly. Divided by one, `q1` is `hi` times the rounded reciprocal
 /// (a multiplication: a division costs several times as much), within two
 /// ulps, and an FMA gives the remainder `hi - q1 * 10^k`, whose quotient
 /// corrects `q1`. `q1 + q2` then rounds to the same `f64` as the exact value
@@ -639,10 +638,10 @@ mod tests {
             }
         }
         // Those kinds all have at most 19 digits and scales within 10^±22.
-        // What the exact path leaves are ties, integers that lie exactly
-        // halfway between two doubles (such as 420e20 = 21 * 5^21 * 2^22,
-        // 54 bits; it cannot tell a tie from a near-tie), plus one in about
-        // 2^40 near-ties.
+        // What the exact path leaves are ties, integers above 2^53 that lie
+        // exactly halfway between two doubles (such as 159787407200126928,
+        // 16 past a multiple of 32 where doubles are 32 apart; it cannot
+        // tell a tie from a near-tie), plus one in about 2^40 near-ties.
         let counted = total / 6 * 4;
         let left = counted - exact;
         assert!(left < counted / 100, "{left} of {counted} numbers parsed from the text");
