@@ -180,8 +180,19 @@ fn produce(workload: &Workload) -> MockCluster<'static, DefaultProducerContext> 
     cluster
 }
 
-/// CPU time of each live thread of this process: id → (name, ns).
-fn thread_cpu() -> HashMap<u64, (String, u64)> {
+/// What one thread has used so far.
+#[derive(Debug, Clone, Default)]
+struct ThreadUse {
+    name: String,
+    cpu_ns: u64,
+    /// Times it was switched in (`schedstat`'s third field): each wake-up counts.
+    switches: u64,
+    /// Minor page faults: fresh memory being mapped in.
+    faults: u64,
+}
+
+/// What each live thread of this process has used: id → use.
+fn thread_use() -> HashMap<u64, ThreadUse> {
     let mut threads = HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return threads };
     for task in tasks.flatten() {
@@ -189,18 +200,32 @@ fn thread_cpu() -> HashMap<u64, (String, u64)> {
             continue;
         };
         let path = task.path();
-        let ns = std::fs::read_to_string(path.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()));
-        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if let Some(ns) = ns {
-            threads.insert(id, (name.trim().to_owned(), ns));
-        }
+        let read = |file: &str| std::fs::read_to_string(path.join(file)).unwrap_or_default();
+        let schedstat: Vec<u64> =
+            read("schedstat").split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        let Some(&cpu_ns) = schedstat.first() else { continue };
+        // `stat`'s fields after the parenthesised name: minflt is the 8th.
+        let stat = read("stat");
+        let faults = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(7))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        threads.insert(
+            id,
+            ThreadUse {
+                name: read("comm").trim().to_owned(),
+                cpu_ns,
+                switches: schedstat.get(2).copied().unwrap_or(0),
+                faults,
+            },
+        );
     }
     threads
 }
 
-/// CPU seconds per kind of thread between two [`thread_cpu`] snapshots.
+/// CPU seconds per kind of thread between two [`thread_use`] snapshots,
+/// and the engine's wake-ups and page faults.
 #[derive(Debug, Default)]
 struct CpuSplit {
     kafka: f64,
@@ -208,14 +233,17 @@ struct CpuSplit {
     compute: f64,
     other: f64,
     mock: f64,
+    switches: u64,
+    faults: u64,
 }
 
 impl CpuSplit {
-    fn between(before: &HashMap<u64, (String, u64)>, after: &HashMap<u64, (String, u64)>) -> Self {
+    fn between(before: &HashMap<u64, ThreadUse>, after: &HashMap<u64, ThreadUse>) -> Self {
         let mut split = Self::default();
-        for (id, (name, ns)) in after {
-            let start = before.get(id).filter(|(n, _)| n == name).map_or(0, |(_, ns)| *ns);
-            let seconds = ns.saturating_sub(start) as f64 / 1e9;
+        for (id, now) in after {
+            let start = before.get(id).filter(|b| b.name == now.name).cloned().unwrap_or_default();
+            let seconds = now.cpu_ns.saturating_sub(start.cpu_ns) as f64 / 1e9;
+            let name = now.name.as_str();
             let slot = if name.starts_with("rdk:mock") {
                 &mut split.mock
             } else if name.starts_with("rdk:") {
@@ -228,6 +256,10 @@ impl CpuSplit {
                 &mut split.other
             };
             *slot += seconds;
+            if !name.starts_with("rdk:mock") {
+                split.switches += now.switches.saturating_sub(start.switches);
+                split.faults += now.faults.saturating_sub(start.faults);
+            }
         }
         split
     }
@@ -250,7 +282,7 @@ fn run_engine(
     let group = format!("bench-{}", GROUPS.fetch_add(1, Ordering::Relaxed));
     let config = config(brokers, &group, workload.format);
     runtime.block_on(async {
-        let before = thread_cpu();
+        let before = thread_use();
         let started = Instant::now();
         let engine = Engine::new(config, Arc::clone(baselines) as _);
         let mut reports = engine.subscribe();
@@ -263,7 +295,7 @@ fn run_engine(
                 first = Some(Instant::now());
             }
             assert!(started.elapsed() < Duration::from_secs(300), "stalled");
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Everything is decoded; closing the open window finishes it.
         shutdown.send_replace(true);
@@ -275,7 +307,7 @@ fn run_engine(
             last = Some(report);
         }
         let done = Instant::now();
-        let after = thread_cpu();
+        let after = thread_use();
         running.wait().await.expect("engine stops");
         assert_eq!(rows, workload.events, "every event in a window");
         let report = last.expect("a report");
@@ -288,7 +320,8 @@ fn run_engine(
         eprintln!(
             "  {}: {} events in {wall:.2} s wall from the first micro-batch ({:.0} events/s); \
              {cpu:.2} CPU s = {:.0} events/s per core [librdkafka {:.2}, tokio {:.2}, compute {:.2}, \
-             other {:.2}; mock broker {:.2} left out]; drift={} ({} of {} features)",
+             other {:.2}; mock broker {:.2} left out]; {} wake-ups, {} page faults; \
+             drift={} ({} of {} features)",
             workload.name,
             workload.events,
             events / wall,
@@ -298,6 +331,8 @@ fn run_engine(
             split.compute,
             split.other,
             split.mock,
+            split.switches,
+            split.faults,
             report.dataset.drifted,
             report.dataset.drifted_columns,
             report.dataset.columns,
