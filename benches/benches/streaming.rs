@@ -391,6 +391,8 @@ fn decode_only(workload: &Workload, config: &Config, catalog: &Arc<Catalog>) -> 
 }
 
 fn streaming(c: &mut Criterion) {
+    // As the binary's `main` does.
+    driftgauge_engine::source::kafka::reuse_fetch_buffers();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
