@@ -37,16 +37,18 @@
 //! dead-letter topic when it has one ([`super::dead_letter`]), without waiting.
 
 use std::collections::BTreeMap;
-use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use futures_core::Stream;
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{
-    BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol, StreamConsumer,
+    BaseConsumer, Consumer, ConsumerContext, MessageStream, Rebalance, RebalanceProtocol,
+    StreamConsumer,
 };
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -345,15 +347,26 @@ pub type Commit = Vec<(PartitionKey, i64)>;
 /// decodes in about a microsecond, so about a millisecond).
 pub const DRAIN_MESSAGES: usize = 1024;
 
-/// The next message if librdkafka holds one now; `None` if the source would
-/// have to wait (or only a callback event was served).
-fn ready_message(
-    consumer: &StreamConsumer<SourceContext>,
-) -> Option<KafkaResult<BorrowedMessage<'_>>> {
-    let mut next = std::pin::pin!(consumer.recv());
-    match next.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(message) => Some(message),
-        Poll::Pending => None,
+/// The consumer's messages, read through one [`MessageStream`] for the
+/// source's whole run: `StreamConsumer::recv` makes a stream per call, and
+/// registering and dropping its waker slot took two lock round trips per
+/// message.
+struct Messages<'c>(MessageStream<'c, SourceContext>);
+
+impl<'c> Messages<'c> {
+    /// The next message, waiting for one.
+    async fn next(&mut self) -> KafkaResult<BorrowedMessage<'c>> {
+        let message = std::future::poll_fn(|cx| Pin::new(&mut self.0).poll_next(cx)).await;
+        message.expect("a Kafka message stream never ends")
+    }
+
+    /// The next message if librdkafka holds one now; `None` if the source
+    /// would have to wait (or only a callback event was served).
+    fn ready(&mut self) -> Option<KafkaResult<BorrowedMessage<'c>>> {
+        match Pin::new(&mut self.0).poll_next(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(message) => message,
+            Poll::Pending => None,
+        }
     }
 }
 
@@ -461,6 +474,7 @@ impl KafkaSource {
             dead_letter,
         } = self;
         let positions = Arc::clone(&consumer.context().positions);
+        let mut messages = Messages(consumer.stream());
         let mut pending = Pending::default();
         let mut tick = tokio::time::interval(max_delay.min(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -492,7 +506,7 @@ impl KafkaSource {
                             decoder.set_catalog(Arc::clone(&catalog.borrow_and_update()));
                         }
                     }
-                    message = consumer.recv() => {
+                    message = messages.next() => {
                         let mut message = Some(message);
                         let mut taken = 0;
                         while let Some(next) = message.take() {
@@ -520,7 +534,7 @@ impl KafkaSource {
                                 break;
                             }
                             if taken < DRAIN_MESSAGES {
-                                message = ready_message(&consumer);
+                                message = messages.ready();
                             }
                         }
                         if decoder.buffered_rows() >= max_rows
@@ -544,9 +558,10 @@ impl KafkaSource {
                     Some(positions) => store_positions(&consumer, &positions, &name, &metrics),
                     None => commits_open = false,
                 },
-                _ = consumer.recv() => {}
+                _ = messages.next() => {}
             }
         }
+        drop(messages);
         // Closing commits the stored positions and leaves the group; it blocks.
         tokio::task::spawn_blocking(move || drop(consumer)).await.ok();
         if let Some(dead_letter) = dead_letter {
