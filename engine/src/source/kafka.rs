@@ -27,9 +27,10 @@
 //! # Loop
 //!
 //! `select!` over shutdown, commit requests, the flush tick and the next
-//! message. After a message, the messages librdkafka already holds are taken
-//! without going back to the `select!` (up to [`DRAIN_MESSAGES`]): each round
-//! of the `select!` polls four futures and registers and drops their wakers.
+//! message (from one message stream kept for the whole run). After a
+//! message, the messages librdkafka already holds are taken without going
+//! back to the `select!` (up to [`DRAIN_MESSAGES`]): each round of the
+//! `select!` polls four futures and registers and drops their wakers.
 //! A micro-batch is handed on when it holds `batch.max_rows` events or its
 //! first event is `batch.max_delay_ms` old. The hand-off channel is
 //! bounded, so a slow window stage stops consumption rather than filling
