@@ -513,14 +513,17 @@ impl KafkaSource {
                         while let Some(next) = message.take() {
                             taken += 1;
                             match next {
-                                Ok(message) if !positions.admit(message.topic(), message.partition(), message.offset()) => {
-                                    // Read before a seek took effect: already in the windows.
-                                }
                                 Ok(message) => {
-                                    pending.consumed(message.topic(), message.partition(), message.offset());
-                                    let decoded = decoder.decode(format, message.payload());
-                                    if let (Err(rejection), Some(dead_letter)) = (decoded, &dead_letter) {
-                                        dead_letter.send(&message, &rejection);
+                                    // `topic()` measures and checks the C string: once.
+                                    let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+                                    // One not admitted was read before a seek took
+                                    // effect: it is already in the windows.
+                                    if positions.admit(topic, partition, offset) {
+                                        pending.consumed(topic, partition, offset);
+                                        let decoded = decoder.decode(format, message.payload());
+                                        if let (Err(rejection), Some(dead_letter)) = (decoded, &dead_letter) {
+                                            dead_letter.send(&message, &rejection);
+                                        }
                                     }
                                 }
                                 Err(error) => {
@@ -577,27 +580,43 @@ impl KafkaSource {
 /// Offsets and counts since the last hand-off.
 #[derive(Debug, Default)]
 struct Pending {
-    offsets: FxHashMap<PartitionKey, (i64, i64)>,
-    topics: FxHashMap<String, Arc<str>>,
+    /// First and last offset consumed, by topic and partition. Topics stay
+    /// (interned, their partition maps emptied at each hand-off), so a
+    /// message costs two lookups and no allocation or reference count.
+    offsets: FxHashMap<Arc<str>, FxHashMap<i32, (i64, i64)>>,
     messages: u64,
     first_at: Option<Instant>,
 }
 
 impl Pending {
     fn consumed(&mut self, topic: &str, partition: i32, offset: i64) {
-        let topic = match self.topics.get(topic) {
-            Some(topic) => Arc::clone(topic),
-            None => {
-                let interned: Arc<str> = topic.into();
-                self.topics.insert(topic.to_owned(), Arc::clone(&interned));
-                interned
-            }
+        let partitions = match self.offsets.get_mut(topic) {
+            Some(partitions) => partitions,
+            None => self.offsets.entry(Arc::from(topic)).or_default(),
         };
-        let range = self.offsets.entry((topic, partition)).or_insert((offset, offset));
+        let range = partitions.entry(partition).or_insert((offset, offset));
         range.0 = range.0.min(offset);
         range.1 = range.1.max(offset);
         self.messages += 1;
         self.first_at.get_or_insert_with(Instant::now);
+    }
+
+    /// The offset ranges consumed since the last call, sorted.
+    fn take_offsets(&mut self) -> Vec<PartitionRange> {
+        let mut offsets: Vec<PartitionRange> = self
+            .offsets
+            .iter_mut()
+            .flat_map(|(topic, partitions)| {
+                partitions.drain().map(|(partition, (first, last))| PartitionRange {
+                    topic: Arc::clone(topic),
+                    partition,
+                    first,
+                    last,
+                })
+            })
+            .collect();
+        offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        offsets
     }
 }
 
@@ -613,15 +632,10 @@ async fn flush(
     events::BatchDecoded { messages: std::mem::take(&mut pending.messages), counts: &counts }
         .emit(metrics);
     let batches = decoder.take_batches();
-    let mut offsets: Vec<PartitionRange> = pending
-        .offsets
-        .drain()
-        .map(|((topic, partition), (first, last))| PartitionRange { topic, partition, first, last })
-        .collect();
+    let offsets = pending.take_offsets();
     if batches.is_empty() && offsets.is_empty() {
         return true;
     }
-    offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     out.send(SourceBatch { batches, offsets }).await.is_ok()
 }
 
