@@ -19,6 +19,7 @@ use driftgauge_engine::config::Config;
 use driftgauge_engine::metrics::Metrics;
 use driftgauge_engine::pipeline::{Engine, Running};
 use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -116,7 +117,9 @@ min_group_size = 5
 
     fn send(&self, payloads: &[Option<Vec<u8>>]) {
         for payload in payloads {
-            let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(TOPIC).key("k");
+            let headers = OwnedHeaders::new().insert(Header { key: "trace", value: Some("t-1") });
+            let mut record: BaseRecord<'_, str, [u8]> =
+                BaseRecord::to(TOPIC).key("k").headers(headers);
             if let Some(payload) = payload {
                 record = record.payload(payload.as_slice());
             }
@@ -461,6 +464,7 @@ async fn bad_messages_are_counted_by_reason_while_good_data_flows() {
         assert!(!header(copy, "driftgauge.error").is_empty(), "copy {i}");
         assert_eq!(copy.payload(), payload.as_deref(), "copy {i}");
         assert_eq!(copy.key(), Some(&b"k"[..]));
+        assert_eq!(header(copy, "trace"), "t-1", "the original headers are kept");
     }
     let errors: Vec<&str> = copies.iter().map(|c| header(c, "driftgauge.error")).collect();
     assert!(errors[0].contains("key must be a string"), "serde's message: {}", errors[0]);

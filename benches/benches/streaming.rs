@@ -47,10 +47,13 @@ use driftgauge_engine::compute::{self, WindowReport};
 use driftgauge_engine::config::{Config, PayloadFormat};
 use driftgauge_engine::decode::{DecodeSettings, Decoder};
 use driftgauge_engine::pipeline::Engine;
+use driftgauge_engine::source::fetch::{Batch, FetchQueue};
 use driftgauge_engine::window::{SourceBatch, WindowOperator};
 use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 /// Features per event.
@@ -343,6 +346,47 @@ fn run_engine(
     })
 }
 
+/// The Kafka client alone: a consumer of all partitions reading every
+/// message through a fetch queue, in batches as the engine's source takes
+/// them, and releasing it; returns the CPU time (mock excluded).
+fn consume_only(runtime: &tokio::runtime::Runtime, brokers: &str, workload: &Workload) -> Duration {
+    let group = format!("bench-{}", GROUPS.fetch_add(1, Ordering::Relaxed));
+    let before = thread_use();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let fetch = FetchQueue::new(consumer.client()).expect("fetch queue");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..PARTITIONS as i32 {
+        assert!(fetch.route(consumer.client(), "bench", partition), "routed");
+        partitions.add_partition_offset("bench", partition, Offset::Beginning).expect("partition");
+    }
+    consumer.assign(&partitions).expect("assigned");
+    let mut batch = Batch::default();
+    let total: usize = workload.partitions.iter().map(Vec::len).sum();
+    let (mut messages, mut bytes) = (0, 0);
+    runtime.block_on(async {
+        while messages < total {
+            consumer.poll(Duration::ZERO);
+            if fetch.take(&mut batch, driftgauge_engine::source::kafka::DRAIN_MESSAGES) == 0 {
+                fetch.non_empty().await;
+            }
+            for message in batch.iter() {
+                messages += 1;
+                bytes += message.payload().map_or(0, <[u8]>::len);
+            }
+        }
+    });
+    assert_eq!(bytes, workload.bytes(), "every payload");
+    let split = CpuSplit::between(&before, &thread_use());
+    drop(batch);
+    drop(fetch);
+    Duration::from_secs_f64(split.engine())
+}
+
 fn check_report(report: &WindowReport) {
     assert_eq!(report.columns.len(), FEATURES + 1, "20 features and the score");
     for statistics in &report.statistics {
@@ -420,6 +464,12 @@ fn streaming(c: &mut Criterion) {
         group.bench_function("kafka_to_windows_per_core", |b| {
             b.iter_custom(|iters| {
                 (0..iters).map(|_| run_engine(&runtime, &brokers, &workload, &baselines)).sum()
+            })
+        });
+
+        group.bench_function("kafka_consume_only", |b| {
+            b.iter_custom(|iters| {
+                (0..iters).map(|_| consume_only(&runtime, &brokers, &workload)).sum()
             })
         });
 

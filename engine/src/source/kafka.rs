@@ -26,11 +26,12 @@
 //!
 //! # Loop
 //!
-//! `select!` over shutdown, commit requests, the flush tick and the next
-//! message (from one message stream kept for the whole run). After a
-//! message, the messages librdkafka already holds are taken without going
-//! back to the `select!` (up to [`DRAIN_MESSAGES`]): each round of the
-//! `select!` polls four futures and registers and drops their wakers.
+//! `select!` over shutdown, commit requests, the flush tick, the consumer
+//! queue (the group's events, read through one message stream kept for the
+//! whole run) and the fetch queue ([`super::fetch`]), where the assigned
+//! partitions' messages arrive. The fetch queue is read in batches, up to
+//! [`DRAIN_MESSAGES`] per round of the `select!`; the consumer queue comes
+//! first in each round, so a busy stream still serves rebalances and commits.
 //! A micro-batch is handed on when it holds `batch.max_rows` events or its
 //! first event is `batch.max_delay_ms` old. The hand-off channel is
 //! bounded, so a slow window stage stops consumption rather than filling
@@ -39,9 +40,8 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
@@ -61,10 +61,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, KafkaConfig, PayloadFormat, StreamConfig};
-use crate::decode::{DecodeSettings, Decoder};
+use crate::decode::{DecodeSettings, Decoder, Rejection};
 use crate::events;
 use crate::metrics::Metrics;
 use crate::source::dead_letter::{self, DeadLetter};
+use crate::source::fetch::{Batch, FetchQueue};
 use crate::window::{PartitionKey, PartitionRange, SourceBatch};
 
 /// librdkafka properties the engine sets itself; `kafka.properties` may not name them.
@@ -183,6 +184,8 @@ pub struct SourceContext {
     assignments: Arc<Assignments>,
     joined: std::sync::atomic::AtomicBool,
     positions: Arc<Positions>,
+    /// Where assigned partitions' messages are routed; the source owns it.
+    fetch: OnceLock<Weak<FetchQueue>>,
 }
 
 impl ClientContext for SourceContext {
@@ -221,6 +224,26 @@ impl ClientContext for SourceContext {
     }
 }
 
+impl SourceContext {
+    /// Routes the messages of the partitions of `list`, about to be
+    /// assigned, to the source's fetch queue (see [`super::fetch`]).
+    fn route(&self, consumer: &BaseConsumer<Self>, list: &TopicPartitionList) {
+        // Gone only while the source shuts down: nothing is read then.
+        let Some(fetch) = self.fetch.get().and_then(Weak::upgrade) else { return };
+        for element in list.elements() {
+            if !fetch.route(consumer.client(), element.topic(), element.partition()) {
+                tracing::warn!(
+                    stream = self.stream.as_str(),
+                    topic = element.topic(),
+                    partition = element.partition(),
+                    "The Kafka client has no such partition to route; its messages \
+                     are read one at a time."
+                );
+            }
+        }
+    }
+}
+
 impl ConsumerContext for SourceContext {
     /// librdkafka's default rebalance (as rust-rdkafka implements it), except
     /// that assigned partitions start at their [`Positions`].
@@ -233,6 +256,7 @@ impl ConsumerContext for SourceContext {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let (result, rebalance) = match error {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.route(consumer, list);
                 let seeks = self.positions.seek(list);
                 if !seeks.is_empty() {
                     tracing::info!(
@@ -345,13 +369,12 @@ pub type Commit = Vec<(PartitionKey, i64)>;
 
 /// Messages taken at most between two rounds of the source's `select!`:
 /// bounds how long shutdown, commits and the flush tick wait (a JSON event
-/// decodes in about a microsecond, so about a millisecond).
+/// decodes in about two microseconds, so about two milliseconds).
 pub const DRAIN_MESSAGES: usize = 1024;
 
-/// The consumer's messages, read through one [`MessageStream`] for the
-/// source's whole run: `StreamConsumer::recv` makes a stream per call, and
-/// registering and dropping its waker slot took two lock round trips per
-/// message.
+/// The consumer queue, read through one [`MessageStream`] for the source's
+/// whole run: the group's events, served by the context's callbacks, and
+/// the messages of any partition not routed to the fetch queue.
 struct Messages<'c>(MessageStream<'c, SourceContext>);
 
 impl<'c> Messages<'c> {
@@ -360,30 +383,20 @@ impl<'c> Messages<'c> {
         let message = std::future::poll_fn(|cx| Pin::new(&mut self.0).poll_next(cx)).await;
         message.expect("a Kafka message stream never ends")
     }
-
-    /// The next message if librdkafka holds one now; `None` if the source
-    /// would have to wait (or only a callback event was served).
-    fn ready(&mut self) -> Option<KafkaResult<BorrowedMessage<'c>>> {
-        match Pin::new(&mut self.0).poll_next(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(message) => message,
-            Poll::Pending => None,
-        }
-    }
 }
 
 /// One stream's consumer and decoder.
 pub struct KafkaSource {
     name: String,
-    format: PayloadFormat,
     consumer: StreamConsumer<SourceContext>,
-    decoder: Decoder,
+    fetch: Arc<FetchQueue>,
+    intake: Intake,
     max_rows: usize,
     max_delay: Duration,
     catalog: watch::Receiver<Arc<Catalog>>,
     out: mpsc::Sender<SourceBatch>,
     commits: mpsc::Receiver<Commit>,
     metrics: Arc<Metrics>,
-    dead_letter: Option<DeadLetter>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -408,7 +421,8 @@ pub struct SourceWiring {
 }
 
 impl KafkaSource {
-    /// Creates the consumer and subscribes to the stream's topics.
+    /// Creates the consumer and its fetch queue, and subscribes to the
+    /// stream's topics.
     ///
     /// # Errors
     /// The Kafka client's error (a configuration problem).
@@ -428,8 +442,14 @@ impl KafkaSource {
             assignments: wiring.assignments,
             joined: std::sync::atomic::AtomicBool::new(false),
             positions: Arc::clone(&wiring.positions),
+            fetch: OnceLock::new(),
         };
         let consumer: StreamConsumer<SourceContext> = client.create_with_context(context)?;
+        let fetch = FetchQueue::new(consumer.client()).map(Arc::new).ok_or_else(|| {
+            KafkaError::ClientCreation("librdkafka did not create a fetch queue".to_owned())
+        })?;
+        // Set before the first poll can serve an assignment.
+        consumer.context().fetch.set(Arc::downgrade(&fetch)).ok();
         let topics: Vec<&str> = stream.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         let decoder = Decoder::new(
@@ -444,16 +464,21 @@ impl KafkaSource {
         };
         Ok(Self {
             name: stream.name.clone(),
-            format: stream.format,
             consumer,
-            decoder,
+            fetch,
+            intake: Intake {
+                format: stream.format,
+                decoder,
+                pending: Pending::default(),
+                positions: wiring.positions,
+                dead_letter,
+            },
             max_rows: config.batch.max_rows,
             max_delay: Duration::from_millis(config.batch.max_delay_ms),
             catalog: wiring.catalog,
             out: wiring.out,
             commits: wiring.commits,
             metrics,
-            dead_letter,
         })
     }
 
@@ -463,20 +488,19 @@ impl KafkaSource {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let Self {
             name,
-            format,
             consumer,
-            mut decoder,
+            fetch,
+            mut intake,
             max_rows,
             max_delay,
             mut catalog,
             out,
             mut commits,
             metrics,
-            dead_letter,
         } = self;
-        let positions = Arc::clone(&consumer.context().positions);
         let mut messages = Messages(consumer.stream());
-        let mut pending = Pending::default();
+        let mut batch = Batch::default();
+        let mut cut = Vec::new();
         let mut tick = tokio::time::interval(max_delay.min(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut commits_open = true;
@@ -496,65 +520,97 @@ impl KafkaSource {
                         None => commits_open = false,
                     },
                     _ = tick.tick() => {
-                        let due = pending.first_at.is_some_and(|t| t.elapsed() >= max_delay);
-                        if due && !flush(&mut decoder, &mut pending, &out, &metrics).await {
+                        let due = intake.pending.first_at.is_some_and(|t| t.elapsed() >= max_delay);
+                        if due && !intake.flush(&out, &metrics).await {
                             break;
                         }
                         if catalog.has_changed().unwrap_or(false) {
-                            if !flush(&mut decoder, &mut pending, &out, &metrics).await {
+                            if !intake.flush(&out, &metrics).await {
                                 break;
                             }
-                            decoder.set_catalog(Arc::clone(&catalog.borrow_and_update()));
+                            intake.decoder.set_catalog(Arc::clone(&catalog.borrow_and_update()));
                         }
                     }
+                    // Before the fetch queue, so that a busy stream still
+                    // serves the group's events once per round.
                     message = messages.next() => {
-                        let mut message = Some(message);
-                        let mut taken = 0;
-                        while let Some(next) = message.take() {
-                            taken += 1;
-                            match next {
-                                Ok(message) => {
-                                    // `topic()` measures and checks the C string: once.
-                                    let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-                                    // One not admitted was read before a seek took
-                                    // effect: it is already in the windows.
-                                    if positions.admit(topic, partition, offset) {
-                                        pending.consumed(topic, partition, offset);
-                                        let decoded = decoder.decode(format, message.payload());
-                                        if let (Err(rejection), Some(dead_letter)) = (decoded, &dead_letter) {
-                                            dead_letter.send(&message, &rejection);
-                                        }
-                                    }
-                                }
-                                Err(error) => {
-                                    events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
-                                        .emit(&metrics);
-                                    // Errors such as a broker going away repeat fast; pace them.
-                                    tokio::time::sleep(Duration::from_millis(100)).await;
-                                    break;
-                                }
+                        match message {
+                            Ok(message) => {
+                                // `topic()` measures and checks the C string: once.
+                                let (topic, partition, offset) =
+                                    (message.topic(), message.partition(), message.offset());
+                                intake.take(topic, partition, offset, message.payload(), |copy, rejection| {
+                                    copy.send(&message, rejection);
+                                });
                             }
-                            if decoder.buffered_rows() >= max_rows {
-                                break;
-                            }
-                            if taken < DRAIN_MESSAGES {
-                                message = messages.ready();
+                            Err(error) => {
+                                events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
+                                    .emit(&metrics);
+                                // Errors such as a broker going away repeat fast; pace them.
+                                tokio::time::sleep(Duration::from_millis(100)).await;
                             }
                         }
-                        if decoder.buffered_rows() >= max_rows
-                            && !flush(&mut decoder, &mut pending, &out, &metrics).await
+                        if intake.decoder.buffered_rows() >= max_rows
+                            && !intake.flush(&out, &metrics).await
                         {
                             break;
+                        }
+                    }
+                    () = fetch.non_empty() => {
+                        let mut taken = 0;
+                        let mut failed = false;
+                        while taken < DRAIN_MESSAGES {
+                            let more = fetch.take(&mut batch, DRAIN_MESSAGES - taken);
+                            if more == 0 {
+                                break;
+                            }
+                            taken += more;
+                            for message in batch.iter() {
+                                if let Some(error) = message.error() {
+                                    events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
+                                        .emit(&metrics);
+                                    failed = true;
+                                    continue;
+                                }
+                                intake.take(
+                                    message.topic(),
+                                    message.partition(),
+                                    message.offset(),
+                                    message.payload(),
+                                    |copy, rejection| copy.send(&message.to_owned_message(), rejection),
+                                );
+                                // Cut here, send after the batch: its messages
+                                // are not held across an await.
+                                if intake.decoder.buffered_rows() >= max_rows {
+                                    cut.extend(intake.cut(&metrics));
+                                }
+                            }
+                        }
+                        batch.clear();
+                        if taken == DRAIN_MESSAGES {
+                            // Stopped before the queue was empty: no callback
+                            // will say it holds more.
+                            fetch.wake();
+                        }
+                        let mut sent = true;
+                        for micro_batch in cut.drain(..) {
+                            sent = sent && out.send(micro_batch).await.is_ok();
+                        }
+                        if !sent {
+                            break;
+                        }
+                        if failed {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
                 }
             }
         }
-        flush(&mut decoder, &mut pending, &out, &metrics).await;
+        intake.flush(&out, &metrics).await;
         drop(out);
         // The window stage exports what it holds and sends the final positions.
         // Polling goes on meanwhile, so the client keeps serving its group
-        // session and callbacks; what it reads now is not handed on, and is
+        // session and callbacks; what it fetches now is not handed on, and is
         // read again after a restart because its positions are never stored.
         while commits_open {
             tokio::select! {
@@ -566,14 +622,74 @@ impl KafkaSource {
             }
         }
         drop(messages);
+        // Queue and messages go before their client (see `super::fetch`).
+        drop(batch);
+        drop(fetch);
         // Closing commits the stored positions and leaves the group; it blocks.
         tokio::task::spawn_blocking(move || drop(consumer)).await.ok();
-        if let Some(dead_letter) = dead_letter {
+        if let Some(dead_letter) = intake.dead_letter {
             tokio::task::spawn_blocking(move || dead_letter.close(dead_letter::CLOSE_TIMEOUT))
                 .await
                 .ok();
         }
         tracing::info!(stream = name.as_str(), "Source stopped.");
+    }
+}
+
+/// What the source does with each message: skip it if already read,
+/// decode it, and account for its offset until the micro-batch is cut.
+struct Intake {
+    format: PayloadFormat,
+    decoder: Decoder,
+    pending: Pending,
+    positions: Arc<Positions>,
+    dead_letter: Option<DeadLetter>,
+}
+
+impl Intake {
+    /// Takes in one message; `copy` sends a rejected one to the
+    /// dead-letter topic, when the stream has one.
+    fn take(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        payload: Option<&[u8]>,
+        copy: impl FnOnce(&DeadLetter, &Rejection),
+    ) {
+        // One not admitted was read before a seek took effect: it is
+        // already in the windows.
+        if !self.positions.admit(topic, partition, offset) {
+            return;
+        }
+        self.pending.consumed(topic, partition, offset);
+        let decoded = self.decoder.decode(self.format, payload);
+        if let (Err(rejection), Some(dead_letter)) = (decoded, &self.dead_letter) {
+            copy(dead_letter, &rejection);
+        }
+    }
+
+    /// Ends the micro-batch: its events and the offsets they came from;
+    /// `None` if it has neither.
+    fn cut(&mut self, metrics: &Metrics) -> Option<SourceBatch> {
+        self.pending.first_at = None;
+        let counts = self.decoder.take_counts();
+        events::BatchDecoded {
+            messages: std::mem::take(&mut self.pending.messages),
+            counts: &counts,
+        }
+        .emit(metrics);
+        let batches = self.decoder.take_batches();
+        let offsets = self.pending.take_offsets();
+        (!batches.is_empty() || !offsets.is_empty()).then_some(SourceBatch { batches, offsets })
+    }
+
+    /// Hands the micro-batch on; false when the window stage is gone.
+    async fn flush(&mut self, out: &mpsc::Sender<SourceBatch>, metrics: &Metrics) -> bool {
+        match self.cut(metrics) {
+            Some(batch) => out.send(batch).await.is_ok(),
+            None => true,
+        }
     }
 }
 
@@ -618,25 +734,6 @@ impl Pending {
         offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         offsets
     }
-}
-
-/// Hands the micro-batch on; false when the window stage is gone.
-async fn flush(
-    decoder: &mut Decoder,
-    pending: &mut Pending,
-    out: &mpsc::Sender<SourceBatch>,
-    metrics: &Metrics,
-) -> bool {
-    pending.first_at = None;
-    let counts = decoder.take_counts();
-    events::BatchDecoded { messages: std::mem::take(&mut pending.messages), counts: &counts }
-        .emit(metrics);
-    let batches = decoder.take_batches();
-    let offsets = pending.take_offsets();
-    if batches.is_empty() && offsets.is_empty() {
-        return true;
-    }
-    out.send(SourceBatch { batches, offsets }).await.is_ok()
 }
 
 fn store_positions(

@@ -1,5 +1,7 @@
-//! Where events come from. Today: Kafka consumer groups ([`kafka`]), with
-//! optional copies of rejected messages to a dead-letter topic ([`dead_letter`]).
+//! Where events come from. Today: Kafka consumer groups ([`kafka`]), whose
+//! messages are taken in batches from a queue of the source's own
+//! ([`fetch`]), with optional copies of rejected messages to a dead-letter
+//! topic ([`dead_letter`]).
 //!
 //! A source consumes messages, decodes them into per-model Arrow batches
 //! (see [`crate::decode`]) and hands micro-batches, with the offsets they
@@ -9,4 +11,5 @@
 //! [`crate::checkpoint`]), or without one after exporting closed windows.
 
 pub mod dead_letter;
+pub mod fetch;
 pub mod kafka;
