@@ -133,6 +133,7 @@ impl FetchQueue {
         let taken = usize::try_from(taken).unwrap_or(0).min(most);
         // SAFETY: the first `taken` elements were written just now.
         unsafe { batch.messages.set_len(taken) };
+        batch.name_topics();
         taken
     }
 }
@@ -155,34 +156,59 @@ impl Drop for FetchQueue {
 #[derive(Default)]
 pub struct Batch {
     messages: Vec<*mut rd::rd_kafka_message_t>,
+    /// The names of the messages' topics, read (measured and checked) once
+    /// per batch: usually one.
+    topics: Vec<(*const rd::rd_kafka_topic_t, Box<str>)>,
 }
 
-// SAFETY: a librdkafka message may be read and destroyed on any thread.
+// SAFETY: a librdkafka message, and the topic handle it holds, may be read
+// and released on any thread.
 unsafe impl Send for Batch {}
 
 impl Batch {
-    /// The messages, in the order taken (each partition's in offset order).
+    /// Messages in the batch.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The `index`-th message, in the order taken (each partition's in
+    /// offset order).
+    pub fn get(&self, index: usize) -> Option<Fetched<'_>> {
+        // SAFETY: the batch holds the message until it is cleared, which
+        // needs `&mut self`.
+        let message = unsafe { &**self.messages.get(index)? };
+        let topic = self.topics.iter().find(|(rkt, _)| *rkt == message.rkt.cast_const());
+        Some(Fetched { message, topic: topic.map_or("", |(_, name)| name) })
+    }
+
+    /// The messages, in the order taken.
     pub fn iter(&self) -> impl Iterator<Item = Fetched<'_>> {
-        let mut last_topic: (*const rd::rd_kafka_topic_t, &str) = (std::ptr::null(), "");
-        self.messages.iter().map(move |&message| {
-            // SAFETY: the batch holds the message until it is cleared,
-            // which needs `&mut self`.
-            let message = unsafe { &*message };
-            // Consecutive messages mostly share a topic: its name is read
-            // (measured and checked) once per run of them.
-            if message.rkt.cast_const() != last_topic.0 {
+        (0..self.len()).filter_map(|index| self.get(index))
+    }
+
+    /// Reads the names of topics not seen yet in the batch.
+    fn name_topics(&mut self) {
+        for &message in &self.messages {
+            // SAFETY: a message just taken, held by the batch.
+            let rkt = unsafe { (*message).rkt.cast_const() };
+            if !self.topics.iter().any(|(known, _)| *known == rkt) {
                 // SAFETY: the message holds a reference to its topic, whose
                 // name lives as long.
-                let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(message.rkt)) };
+                let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(rkt)) };
                 // Kafka topic names are ASCII.
-                last_topic = (message.rkt.cast_const(), name.to_str().unwrap_or_default());
+                self.topics.push((rkt, name.to_str().unwrap_or_default().into()));
             }
-            Fetched { message, topic: last_topic.1 }
-        })
+        }
     }
 
     /// Releases the messages.
     pub fn clear(&mut self) {
+        self.topics.clear();
         for message in self.messages.drain(..) {
             // SAFETY: each message was taken from librdkafka once and is
             // released once, here.

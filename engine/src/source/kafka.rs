@@ -388,8 +388,10 @@ impl<'c> Messages<'c> {
 /// One stream's consumer and decoder.
 pub struct KafkaSource {
     name: String,
-    consumer: StreamConsumer<SourceContext>,
+    /// Before the consumer: fields drop in order, and the queue must go
+    /// before its client.
     fetch: Arc<FetchQueue>,
+    consumer: StreamConsumer<SourceContext>,
     intake: Intake,
     max_rows: usize,
     max_delay: Duration,
@@ -464,8 +466,8 @@ impl KafkaSource {
         };
         Ok(Self {
             name: stream.name.clone(),
-            consumer,
             fetch,
+            consumer,
             intake: Intake {
                 format: stream.format,
                 decoder,
@@ -486,6 +488,8 @@ impl KafkaSource {
     /// hands on the last micro-batch and commits what the window stage sends
     /// until it closes the commit channel.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        // Bound after the consumer, so dropped before it should the task
+        // be cancelled.
         let Self {
             name,
             consumer,
@@ -500,7 +504,6 @@ impl KafkaSource {
         } = self;
         let mut messages = Messages(consumer.stream());
         let mut batch = Batch::default();
-        let mut cut = Vec::new();
         let mut tick = tokio::time::interval(max_delay.min(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut commits_open = true;
@@ -559,47 +562,51 @@ impl KafkaSource {
                     () = fetch.non_empty() => {
                         let mut taken = 0;
                         let mut failed = false;
-                        while taken < DRAIN_MESSAGES {
+                        let mut open = true;
+                        'drain: while taken < DRAIN_MESSAGES {
                             let more = fetch.take(&mut batch, DRAIN_MESSAGES - taken);
                             if more == 0 {
                                 break;
                             }
                             taken += more;
-                            for message in batch.iter() {
-                                if let Some(error) = message.error() {
-                                    events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
-                                        .emit(&metrics);
-                                    failed = true;
-                                    continue;
+                            for index in 0..batch.len() {
+                                // By index: no borrow of the batch is held
+                                // across the hand-off's await.
+                                if let Some(message) = batch.get(index) {
+                                    match message.error() {
+                                        Some(error) => {
+                                            events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
+                                                .emit(&metrics);
+                                            failed = true;
+                                        }
+                                        None => intake.take(
+                                            message.topic(),
+                                            message.partition(),
+                                            message.offset(),
+                                            message.payload(),
+                                            |copy, rejection| copy.send(&message.to_owned_message(), rejection),
+                                        ),
+                                    }
                                 }
-                                intake.take(
-                                    message.topic(),
-                                    message.partition(),
-                                    message.offset(),
-                                    message.payload(),
-                                    |copy, rejection| copy.send(&message.to_owned_message(), rejection),
-                                );
-                                // Cut here, send after the batch: its messages
-                                // are not held across an await.
-                                if intake.decoder.buffered_rows() >= max_rows {
-                                    cut.extend(intake.cut(&metrics));
+                                if intake.decoder.buffered_rows() >= max_rows
+                                    && !intake.flush(&out, &metrics).await
+                                {
+                                    open = false;
+                                    break 'drain;
                                 }
                             }
                         }
                         batch.clear();
+                        if !open {
+                            break;
+                        }
                         if taken == DRAIN_MESSAGES {
                             // Stopped before the queue was empty: no callback
                             // will say it holds more.
                             fetch.wake();
                         }
-                        let mut sent = true;
-                        for micro_batch in cut.drain(..) {
-                            sent = sent && out.send(micro_batch).await.is_ok();
-                        }
-                        if !sent {
-                            break;
-                        }
                         if failed {
+                            // As for errors on the consumer queue.
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
@@ -669,9 +676,8 @@ impl Intake {
         }
     }
 
-    /// Ends the micro-batch: its events and the offsets they came from;
-    /// `None` if it has neither.
-    fn cut(&mut self, metrics: &Metrics) -> Option<SourceBatch> {
+    /// Hands the micro-batch on; false when the window stage is gone.
+    async fn flush(&mut self, out: &mpsc::Sender<SourceBatch>, metrics: &Metrics) -> bool {
         self.pending.first_at = None;
         let counts = self.decoder.take_counts();
         events::BatchDecoded {
@@ -681,15 +687,10 @@ impl Intake {
         .emit(metrics);
         let batches = self.decoder.take_batches();
         let offsets = self.pending.take_offsets();
-        (!batches.is_empty() || !offsets.is_empty()).then_some(SourceBatch { batches, offsets })
-    }
-
-    /// Hands the micro-batch on; false when the window stage is gone.
-    async fn flush(&mut self, out: &mpsc::Sender<SourceBatch>, metrics: &Metrics) -> bool {
-        match self.cut(metrics) {
-            Some(batch) => out.send(batch).await.is_ok(),
-            None => true,
+        if batches.is_empty() && offsets.is_empty() {
+            return true;
         }
+        out.send(SourceBatch { batches, offsets }).await.is_ok()
     }
 }
 
