@@ -258,7 +258,12 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
             report = reports.recv() => match report {
                 Ok(report) => print_report(&report, (start_ms, drift_at_ms), &mut summary, out)?,
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Closed) => {
+                    // Every report is out, but the engine may still be closing
+                    // its consumer, which must be gone before the mock cluster.
+                    (&mut wait).await?;
+                    break;
+                }
             },
             Ok(event) = alerts.recv() => print_alert(&event, &mut summary, out)?,
             result = &mut wait => {
