@@ -260,9 +260,9 @@ impl Grid {
         }
         let m = self.edges;
         if p == 0 {
-            counts.below.add(self.padded[0] - x);
+            counts.below.add_gap(x, self.padded[0]);
         } else if p == m {
-            counts.above.add(x - self.padded[m - 1]);
+            counts.above.add_gap(self.padded[m - 1], x);
         } else {
             let [left, inverse_width] = self.cells[p - 1];
             let offset = (x - left) * inverse_width * POSITION_SCALE;
@@ -557,6 +557,20 @@ impl ExactSum {
         self.add_at(shift / 64 + 1, (wide >> 64) as u64);
     }
 
+    /// Adds `high - low` for finite `low <= high`. Where the difference
+    /// overflows `f64` (the two lie on either side of zero, each beyond
+    /// `f64::MAX / 2`), its two parts are added instead: the sum holds it
+    /// exactly.
+    pub fn add_gap(&mut self, low: f64, high: f64) {
+        let gap = high - low;
+        if gap.is_finite() {
+            self.add(gap);
+        } else {
+            self.add(high);
+            self.add(-low);
+        }
+    }
+
     fn add_at(&mut self, mut limb: usize, mut value: u64) {
         while value != 0 {
             let (sum, carry) = self.limbs[limb].overflowing_add(value);
@@ -592,7 +606,10 @@ impl ExactSum {
                 sum.add(limb as f64 * pow2(64 * i as i32 - 1074));
             }
         }
-        sum.total()
+        // Every part is non-negative, so a total that is not finite
+        // overflowed (the compensation turns an infinite part into NaN).
+        let total = sum.total();
+        if total.is_finite() { total } else { f64::INFINITY }
     }
 
     fn is_valid(&self) -> bool {
@@ -659,6 +676,24 @@ mod tests {
         merged.merge(&small);
         assert_eq!(merged.to_f64(), 1.2);
         assert_eq!(ExactSum::default().to_f64(), 0.0);
+    }
+
+    #[test]
+    fn gaps_beyond_f64_are_summed_exactly() {
+        let mut wide = ExactSum::default();
+        wide.add_gap(-f64::MAX, f64::MAX);
+        let mut parts = ExactSum::default();
+        parts.add(f64::MAX);
+        parts.add(f64::MAX);
+        assert_eq!(wide, parts);
+        assert_eq!(wide.to_f64(), f64::INFINITY);
+        // Found by `lockstep_search_matches_partition_point`: a value at one
+        // end of f64 against a grid at the other.
+        let grid = Grid::new(&[f64::MAX], 4).unwrap();
+        let mut counts = GridCounts::new(&grid);
+        counts.add(&grid, &[-f64::MAX, f64::MAX]);
+        assert_eq!(counts.below, parts);
+        assert_eq!(counts.total(), 2);
     }
 
     /// Measures the grid kernel against a plain `partition_point` search and
