@@ -81,4 +81,10 @@ fn the_readme_example_configuration_passes_config_check() {
         String::from_utf8_lossy(&out),
         String::from_utf8_lossy(&err)
     );
+    // Its registry file holds the checkpoints too: the summary says so.
+    let summary = String::from_utf8_lossy(&out);
+    assert!(
+        summary.contains("checkpoints: every 5000 ms into driftgauge.db; exactly-once"),
+        "{summary}"
+    );
 }

@@ -171,6 +171,20 @@ pub fn config(
                     )?;
                 }
                 writeln!(out, "  metrics: http://{}/metrics", config.server_address)?;
+                match config.checkpoint_path() {
+                    Some(path) => writeln!(
+                        out,
+                        "  checkpoints: every {} ms into {}; exactly-once into windows",
+                        config.checkpoint.interval_ms,
+                        path.display()
+                    )?,
+                    None if config.checkpoint.enabled => writeln!(
+                        out,
+                        "  checkpoints: none, no database (set checkpoint.path or \
+                         baselines.registry_path); at-least-once"
+                    )?,
+                    None => writeln!(out, "  checkpoints: off; at-least-once")?,
+                }
                 let alerting = &config.alerting;
                 writeln!(
                     out,
