@@ -358,10 +358,11 @@ fn consume_only(runtime: &tokio::runtime::Runtime, brokers: &str, workload: &Wor
         .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
-    let fetch = FetchQueue::new(consumer.client()).expect("fetch queue");
+    // SAFETY: the batch and the queue are dropped below, before the consumer.
+    let fetch = unsafe { FetchQueue::new(consumer.client()) }.expect("fetch queue");
     let mut partitions = TopicPartitionList::new();
     for partition in 0..PARTITIONS as i32 {
-        assert!(fetch.route(consumer.client(), "bench", partition), "routed");
+        assert!(fetch.route("bench", partition), "routed");
         partitions.add_partition_offset("bench", partition, Offset::Beginning).expect("partition");
     }
     consumer.assign(&partitions).expect("assigned");

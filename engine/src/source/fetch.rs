@@ -41,6 +41,8 @@ use tokio::sync::Notify;
 
 /// A librdkafka queue that assigned partitions' messages are routed to.
 pub struct FetchQueue {
+    /// The client the queue belongs to, which outlives it (see [`FetchQueue::new`]).
+    client: NonNull<rd::rd_kafka_t>,
     queue: NonNull<rd::rd_kafka_queue_t>,
     /// Notified when the queue turns non-empty; librdkafka's callback holds
     /// a pointer to it.
@@ -48,7 +50,7 @@ pub struct FetchQueue {
 }
 
 // SAFETY: every operation on a librdkafka queue takes the queue's own lock,
-// so a queue may be used from any thread; `Notify` is `Send + Sync`.
+// and a client may be used from any thread; `Notify` is `Send + Sync`.
 unsafe impl Send for FetchQueue {}
 // SAFETY: as above.
 unsafe impl Sync for FetchQueue {}
@@ -63,11 +65,16 @@ unsafe extern "C" fn queue_turned_non_empty(_: *mut rd::rd_kafka_t, opaque: *mut
 }
 
 impl FetchQueue {
-    /// A new queue of `client`'s, which must outlive it.
-    pub fn new<C: ClientContext>(client: &Client<C>) -> Option<Self> {
-        // SAFETY: the client pointer is live; the queue holds no reference
-        // to the client, hence the rule above.
-        let queue = NonNull::new(unsafe { rd::rd_kafka_queue_new(client.native_ptr()) })?;
+    /// A new queue of `client`'s; `None` if librdkafka cannot make one.
+    ///
+    /// # Safety
+    /// The queue, and every [`Batch`] taken from it, must be dropped before
+    /// `client`: librdkafka's queues and messages hold no reference to their
+    /// client, and destroying them after it is a use after free.
+    pub unsafe fn new<C: ClientContext>(client: &Client<C>) -> Option<Self> {
+        let client = NonNull::new(client.native_ptr())?;
+        // SAFETY: the client is live.
+        let queue = NonNull::new(unsafe { rd::rd_kafka_queue_new(client.as_ptr()) })?;
         let non_empty = Arc::new(Notify::new());
         // SAFETY: the queue is live, and the `Notify` outlives the callback
         // (see `queue_turned_non_empty`).
@@ -78,21 +85,21 @@ impl FetchQueue {
                 Arc::as_ptr(&non_empty).cast_mut().cast(),
             );
         }
-        Some(Self { queue, non_empty })
+        Some(Self { client, queue, non_empty })
     }
 
     /// Routes the messages fetched for `topic`/`partition` to this queue.
     /// Call it before the partition is assigned, at each assignment. False
     /// if librdkafka has no such partition (its messages then go to the
     /// consumer queue).
-    pub fn route<C: ClientContext>(&self, client: &Client<C>, topic: &str, partition: i32) -> bool {
+    pub fn route(&self, topic: &str, partition: i32) -> bool {
         let Ok(topic) = std::ffi::CString::new(topic) else { return false };
-        // SAFETY: the client and this queue are live; the partition queue
-        // handle is released right after forwarding (the forwarding keeps
-        // its own references to both queues).
+        // SAFETY: the client (which outlives this queue) and the queue are
+        // live; the partition queue handle is released right after
+        // forwarding (the forwarding keeps its own references to both queues).
         unsafe {
             let source =
-                rd::rd_kafka_queue_get_partition(client.native_ptr(), topic.as_ptr(), partition);
+                rd::rd_kafka_queue_get_partition(self.client.as_ptr(), topic.as_ptr(), partition);
             if source.is_null() {
                 return false;
             }

@@ -227,11 +227,11 @@ impl ClientContext for SourceContext {
 impl SourceContext {
     /// Routes the messages of the partitions of `list`, about to be
     /// assigned, to the source's fetch queue (see [`super::fetch`]).
-    fn route(&self, consumer: &BaseConsumer<Self>, list: &TopicPartitionList) {
+    fn route(&self, list: &TopicPartitionList) {
         // Gone only while the source shuts down: nothing is read then.
         let Some(fetch) = self.fetch.get().and_then(Weak::upgrade) else { return };
         for element in list.elements() {
-            if !fetch.route(consumer.client(), element.topic(), element.partition()) {
+            if !fetch.route(element.topic(), element.partition()) {
                 tracing::warn!(
                     stream = self.stream.as_str(),
                     topic = element.topic(),
@@ -256,7 +256,7 @@ impl ConsumerContext for SourceContext {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let (result, rebalance) = match error {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.route(consumer, list);
+                self.route(list);
                 let seeks = self.positions.seek(list);
                 if !seeks.is_empty() {
                     tracing::info!(
@@ -447,7 +447,11 @@ impl KafkaSource {
             fetch: OnceLock::new(),
         };
         let consumer: StreamConsumer<SourceContext> = client.create_with_context(context)?;
-        let fetch = FetchQueue::new(consumer.client()).map(Arc::new).ok_or_else(|| {
+        // SAFETY: the queue drops before the consumer, also when the source
+        // does (field order) or its task is cancelled (binding order in `run`),
+        // and `run` drops its batch before the consumer too.
+        let fetch = unsafe { FetchQueue::new(consumer.client()) };
+        let fetch = fetch.map(Arc::new).ok_or_else(|| {
             KafkaError::ClientCreation("librdkafka did not create a fetch queue".to_owned())
         })?;
         // Set before the first poll can serve an assignment.
