@@ -65,7 +65,7 @@ use crate::decode::{DecodeSettings, Decoder, Rejection};
 use crate::events;
 use crate::metrics::Metrics;
 use crate::source::dead_letter::{self, DeadLetter};
-use crate::source::fetch::{Batch, FetchQueue};
+use crate::source::fetch::{Batch, FetchQueue, Fetched};
 use crate::window::{PartitionKey, PartitionRange, SourceBatch};
 
 /// librdkafka properties the engine sets itself; `kafka.properties` may not name them.
@@ -577,20 +577,7 @@ impl KafkaSource {
                                 // By index: no borrow of the batch is held
                                 // across the hand-off's await.
                                 if let Some(message) = batch.get(index) {
-                                    match message.error() {
-                                        Some(error) => {
-                                            events::KafkaClientError { stream: &name, error: &error, reason: "consume" }
-                                                .emit(&metrics);
-                                            failed = true;
-                                        }
-                                        None => intake.take(
-                                            message.topic(),
-                                            message.partition(),
-                                            message.offset(),
-                                            message.payload(),
-                                            |copy, rejection| copy.send(&message.to_owned_message(), rejection),
-                                        ),
-                                    }
+                                    failed |= !intake.take_fetched(&message, &name, &metrics);
                                 }
                                 if intake.decoder.buffered_rows() >= max_rows
                                     && !intake.flush(&out, &metrics).await
@@ -678,6 +665,23 @@ impl Intake {
         if let (Err(rejection), Some(dead_letter)) = (decoded, &self.dead_letter) {
             copy(dead_letter, &rejection);
         }
+    }
+
+    /// Takes in a message from the fetch queue; false if it carries a
+    /// consumer error instead, which is reported.
+    fn take_fetched(&mut self, message: &Fetched<'_>, stream: &str, metrics: &Metrics) -> bool {
+        if let Some(error) = message.error() {
+            events::KafkaClientError { stream, error: &error, reason: "consume" }.emit(metrics);
+            return false;
+        }
+        self.take(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            message.payload(),
+            |copy, rejection| copy.send(&message.to_owned_message(), rejection),
+        );
+        true
     }
 
     /// Hands the micro-batch on; false when the window stage is gone.
