@@ -21,8 +21,8 @@ use crate::support::{Received, Receiver, refused_addr};
 use chrono::{DateTime, Utc};
 use driftgauge_alerting::outbox::MessageStatus;
 use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
-use driftgauge_engine::demo::{self, DemoOptions, DemoSummary};
-use driftgauge_engine::outbox_store::SqliteOutbox;
+use driftgauge_engine::alerts::outbox_store::SqliteOutbox;
+use driftgauge_engine::cli::demo::{self, DemoOptions, DemoSummary};
 
 /// The Standard Webhooks test-vector secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

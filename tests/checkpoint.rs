@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driftgauge_detectors::baseline::Profile;
-use driftgauge_engine::catalog::StaticBaselines;
-use driftgauge_engine::checkpoint::CheckpointStore;
-use driftgauge_engine::compute::WindowReport;
 use driftgauge_engine::config::Config;
-use driftgauge_engine::metrics::Metrics;
-use driftgauge_engine::pipeline::{Engine, ErrorClass, Running};
+use driftgauge_engine::observe::metrics::Metrics;
+use driftgauge_engine::stream::catalog::StaticBaselines;
+use driftgauge_engine::stream::checkpoint::CheckpointStore;
+use driftgauge_engine::stream::compute::WindowReport;
+use driftgauge_engine::stream::pipeline::{Engine, ErrorClass, Running};
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};

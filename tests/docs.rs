@@ -49,7 +49,7 @@ fn every_configuration_key_is_in_the_readme() {
 #[test]
 fn every_metric_is_in_the_readme() {
     let readme = repo_file("README.md");
-    let source = repo_file("engine/src/metrics.rs");
+    let source = repo_file("engine/src/observe/metrics.rs");
     let names: Vec<&str> = source
         .split('"')
         .filter(|s| {

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driftgauge_detectors::baseline::Profile;
-use driftgauge_engine::catalog::RegistryBaselines;
-use driftgauge_engine::compute::WindowReport;
 use driftgauge_engine::config::Config;
-use driftgauge_engine::pipeline::Engine;
 use driftgauge_engine::registry::Registry;
+use driftgauge_engine::stream::catalog::RegistryBaselines;
+use driftgauge_engine::stream::compute::WindowReport;
+use driftgauge_engine::stream::pipeline::Engine;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -16,7 +16,7 @@ use driftgauge_alerting::policy::{
 };
 use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
 use driftgauge_alerting::webhook::{WebhookConfig, WebhookDelivery, WebhookHandle, WebhookTarget};
-use driftgauge_engine::outbox_store::SqliteOutbox;
+use driftgauge_engine::alerts::outbox_store::SqliteOutbox;
 
 /// The Standard Webhooks test-vector secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

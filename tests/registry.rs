@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use driftgauge_engine::alerts::outbox_store::SqliteOutbox;
 use driftgauge_engine::cli::{self, EXIT_ERROR, EXIT_OK};
-use driftgauge_engine::outbox_store::SqliteOutbox;
 use driftgauge_engine::registry::db::{DbError, MIGRATIONS, SCHEMA_VERSION};
 use driftgauge_engine::registry::{self, Export, Registry};
 use serde_json::Value;

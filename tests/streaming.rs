@@ -13,11 +13,11 @@ use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray}
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::ipc::writer::StreamWriter;
 use driftgauge_detectors::baseline::Profile;
-use driftgauge_engine::catalog::StaticBaselines;
-use driftgauge_engine::compute::WindowReport;
 use driftgauge_engine::config::Config;
-use driftgauge_engine::metrics::Metrics;
-use driftgauge_engine::pipeline::{Engine, Running};
+use driftgauge_engine::observe::metrics::Metrics;
+use driftgauge_engine::stream::catalog::StaticBaselines;
+use driftgauge_engine::stream::compute::WindowReport;
+use driftgauge_engine::stream::pipeline::{Engine, Running};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;

@@ -42,13 +42,13 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use driftgauge_engine::catalog::{Catalog, StaticBaselines};
-use driftgauge_engine::compute::{self, WindowReport};
 use driftgauge_engine::config::{Config, PayloadFormat};
-use driftgauge_engine::decode::{DecodeSettings, Decoder};
-use driftgauge_engine::pipeline::Engine;
-use driftgauge_engine::source::fetch::{Batch, FetchQueue};
-use driftgauge_engine::window::{SourceBatch, WindowOperator};
+use driftgauge_engine::stream::catalog::{Catalog, StaticBaselines};
+use driftgauge_engine::stream::compute::{self, WindowReport};
+use driftgauge_engine::stream::decode::{DecodeSettings, Decoder};
+use driftgauge_engine::stream::pipeline::Engine;
+use driftgauge_engine::stream::source::fetch::{Batch, FetchQueue};
+use driftgauge_engine::stream::window::{SourceBatch, WindowOperator};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
@@ -372,7 +372,8 @@ fn consume_only(runtime: &tokio::runtime::Runtime, brokers: &str, workload: &Wor
     runtime.block_on(async {
         while messages < total {
             consumer.poll(Duration::ZERO);
-            if fetch.take(&mut batch, driftgauge_engine::source::kafka::DRAIN_MESSAGES) == 0 {
+            if fetch.take(&mut batch, driftgauge_engine::stream::source::kafka::DRAIN_MESSAGES) == 0
+            {
                 fetch.non_empty().await;
             }
             for message in batch.iter() {
@@ -439,7 +440,7 @@ fn decode_only(workload: &Workload, config: &Config, catalog: &Arc<Catalog>) -> 
 
 fn streaming(c: &mut Criterion) {
     // As the binary's `main` does.
-    driftgauge_engine::source::kafka::reuse_fetch_buffers();
+    driftgauge_engine::stream::source::kafka::reuse_fetch_buffers();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,7 +9,7 @@
 //    filled in) becomes a recording rule in a generated rules file that
 //    `promtool check rules` must accept.
 // 3. Every metric that a dashboard or rule reads is in the engine's catalogue
-//    (engine/src/metrics.rs); names listed in optional-metrics.txt are reported
+//    (engine/src/observe/metrics.rs); names listed in optional-metrics.txt are reported
 //    (PENDING) instead while work in progress adds them.
 //
 // 4. dashboards/README.md (panel -> metrics) is up to date.
@@ -227,12 +227,12 @@ function metricsExist(dashboards) {
       missingPending.get(family).add(where.split(':')[0]);
       continue;
     }
-    fail(`${where}: metric ${name} is not exported by the engine (not in engine/src/metrics.rs)`);
+    fail(`${where}: metric ${name} is not exported by the engine (not in engine/src/observe/metrics.rs)`);
   }
   for (const [family, where] of missingPending) {
-    console.log(`metrics: PENDING ${family} is not in engine/src/metrics.rs yet (used by ${[...where].join(', ')})`);
+    console.log(`metrics: PENDING ${family} is not in engine/src/observe/metrics.rs yet (used by ${[...where].join(', ')})`);
   }
-  console.log(`metrics: ${checked} metric uses checked against engine/src/metrics.rs`);
+  console.log(`metrics: ${checked} metric uses checked against engine/src/observe/metrics.rs`);
 }
 
 // ---------------------------------------------------------------------------

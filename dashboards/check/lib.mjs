@@ -16,7 +16,7 @@ export const NPM_DIR =
   process.env.DRIFTGAUGE_NPM_DIR || path.join(os.homedir(), '.cache', 'driftgauge', 'npm');
 export const DASHBOARD_DIR = path.join(ROOT, 'dashboards', 'grafana');
 export const RULES_DIR = path.join(ROOT, 'alerting', 'rules');
-export const METRICS_RS = path.join(ROOT, 'engine', 'src', 'metrics.rs');
+export const METRICS_RS = path.join(ROOT, 'engine', 'src', 'observe', 'metrics.rs');
 export const OPTIONAL_FILE = path.join(ROOT, 'dashboards', 'check', 'optional-metrics.txt');
 
 const requireFromNpm = createRequire(path.join(NPM_DIR, 'package.json'));
@@ -168,7 +168,7 @@ export function metricNames(expr) {
 export const PROMETHEUS_SERIES = new Set(['ALERTS', 'ALERTS_FOR_STATE', 'up']);
 
 /**
- * The engine's catalogue, read from engine/src/metrics.rs: every
+ * The engine's catalogue, read from engine/src/observe/metrics.rs: every
  * `"driftgauge_..."` name, and for histograms their `_bucket`, `_sum` and
  * `_count` series. Returns { series: Set, families: Set }.
  */

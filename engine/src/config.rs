@@ -111,6 +111,42 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+impl KafkaConfig {
+    /// librdkafka properties the engine sets itself; `kafka.properties` may not name them.
+    pub const RESERVED_PROPERTIES: [&str; 8] = [
+        "bootstrap.servers",
+        "group.id",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "enable.auto.offset.store",
+        "statistics.interval.ms",
+        "session.timeout.ms",
+        "auto.offset.reset",
+    ];
+
+    /// The effective librdkafka properties: the user's passthrough map first,
+    /// then the engine's own, so the ones delivery relies on cannot be overridden.
+    pub fn client_properties(&self) -> BTreeMap<String, String> {
+        let mut properties = self.properties.clone();
+        for (key, value) in [
+            ("bootstrap.servers", self.brokers.clone()),
+            ("group.id", self.group_id.clone()),
+            ("session.timeout.ms", self.session_timeout_ms.to_string()),
+            ("auto.offset.reset", self.auto_offset_reset.clone()),
+            ("statistics.interval.ms", self.statistics_interval_ms.to_string()),
+            // NOTE: positions are stored only once the window state holding their
+            // events is durable (checkpointed, or exported without checkpoints);
+            // librdkafka commits what is stored, periodically and on close.
+            ("enable.auto.commit", "true".to_owned()),
+            ("auto.commit.interval.ms", self.commit_interval_ms.to_string()),
+            ("enable.auto.offset.store", "false".to_owned()),
+        ] {
+            properties.insert(key.to_owned(), value);
+        }
+        properties
+    }
+}
+
 /// The payload format of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -310,7 +346,7 @@ pub struct ComputeConfig {
     pub threads: usize,
 }
 
-/// Checkpoints of window state and Kafka positions (see [`crate::checkpoint`]).
+/// Checkpoints of window state and Kafka positions (see [`crate::stream::checkpoint`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointConfig {
@@ -534,7 +570,7 @@ impl Config {
                 check.fail("kafka.max_message_bytes", "must be positive".into());
             }
             for key in kafka.properties.keys() {
-                if crate::source::kafka::RESERVED_PROPERTIES.contains(&key.as_str()) {
+                if KafkaConfig::RESERVED_PROPERTIES.contains(&key.as_str()) {
                     check.fail(
                         &format!("kafka.properties.\"{key}\""),
                         "is set by the engine (see [kafka]); remove it".into(),
@@ -713,7 +749,8 @@ impl Config {
     /// The effective librdkafka properties of this configuration, secrets masked,
     /// for logs and `config check`.
     pub fn masked_kafka_properties(&self) -> BTreeMap<String, String> {
-        crate::source::kafka::client_properties(&self.kafka)
+        self.kafka
+            .client_properties()
             .into_iter()
             .map(|(key, value)| {
                 let secret = ["password", "secret", "token", "key"]

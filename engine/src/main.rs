@@ -7,7 +7,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    driftgauge_engine::source::kafka::reuse_fetch_buffers();
+    driftgauge_engine::stream::source::kafka::reuse_fetch_buffers();
     let code = driftgauge_engine::cli::run(
         std::env::args_os(),
         &mut std::io::stdout(),

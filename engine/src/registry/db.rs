@@ -2,7 +2,7 @@
 //!
 //! One file holds everything the engine keeps: the baseline registry
 //! ([`super::Registry`]) and the webhook outbox
-//! ([`SqliteOutbox`](crate::outbox_store::SqliteOutbox)); the streaming engine's
+//! ([`SqliteOutbox`](crate::alerts::outbox_store::SqliteOutbox)); the streaming engine's
 //! checkpoints are meant to join them, so that window state, offsets and the
 //! triggers a window fired can be committed in one transaction. Every opener
 //! applies the whole schema, so any of them may be the first to touch a file.
@@ -34,6 +34,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{SecondsFormat, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// How long a statement waits for another connection's lock before failing.
@@ -168,7 +169,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<Vec<u32>, DbError> {
     if pending.is_empty() {
         return Ok(Vec::new());
     }
-    let now = super::now();
+    let now = now();
     for migration in &pending {
         let failed = |source| DbError::Migrate {
             path: path.to_owned(),
@@ -195,6 +196,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<Vec<u32>, DbError> {
     }
     tx.commit().map_err(open_error)?;
     Ok(pending.iter().map(|m| m.version).collect())
+}
+
+/// Now, as stored: RFC 3339 UTC with milliseconds, which sorts as text.
+pub(crate) fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The baseline registry: which baseline profile each model is judged against.
 //!
 //! A model's reference data is profiled once ([`Profile`], fitted by
-//! [`crate::check::fit_baseline`]) and stored here under a model name and a
+//! [`crate::batch::check::fit_baseline`]) and stored here under a model name and a
 //! version name. One version per model is *active*: that is the baseline the
 //! streaming engine compares live windows with. Keeping every version, rather
 //! than overwriting one file, makes a rollback one `activate` away and lets a
@@ -36,17 +36,24 @@
 //! or open one per task (opening is cheap once the schema is current).
 //!
 //! Storage lives in the engine's SQLite file; see [`db`] for the connection
-//! settings (WAL, foreign keys, busy timeout) and the migrations.
+//! settings (WAL, foreign keys, busy timeout) and the migrations, which every
+//! store of the engine (checkpoints, the webhook outbox) opens through. A
+//! single profile can also live in a JSON file ([`mod@file`]).
+//!
+//! # Boundaries
+//!
+//! May use: `detectors` (profiles) and [`crate::config`]. Must not use any
+//! stage: fitting a profile from a file is the batch path's
+//! ([`crate::batch::check::fit_baseline`]), and commands are the CLI's.
 //!
 //! [`tokio::task::spawn_blocking`]: https://docs.rs/tokio/latest/tokio/task/fn.spawn_blocking.html
 
-pub mod cli;
 pub mod db;
 pub mod error;
+pub mod file;
 
 use std::path::{Path, PathBuf};
 
-use chrono::{SecondsFormat, Utc};
 use driftgauge_detectors::baseline::{self, Profile};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -233,7 +240,7 @@ impl Registry {
                 version: version.to_owned(),
             });
         }
-        let now = now();
+        let now = db::now();
         tx.execute(
             "INSERT OR IGNORE INTO models (name, created_at) VALUES (?1, ?2)",
             (model, &now),
@@ -336,7 +343,7 @@ impl Registry {
         if previous.as_deref() == Some(version) {
             return Ok(previous);
         }
-        let now = now();
+        let now = db::now();
         set_active(&tx, model, version, &now, actor).map_err(&sql)?;
         let details = serde_json::json!({ "previous": previous });
         audit(&tx, &now, "activate", model, Some(version), actor, &details).map_err(&sql)?;
@@ -471,7 +478,7 @@ impl Registry {
         let models = validate_document(document)?;
         let sql = sql_error(&self.path, "import");
         let tx = write(&mut self.conn, &self.path)?;
-        let now = now();
+        let now = db::now();
         let mut summary = ImportSummary::default();
         let mut conflicts = Vec::new();
         for (model, versions) in document.models.iter().zip(&models) {
@@ -618,7 +625,7 @@ impl Registry {
             }
             tx.execute("DELETE FROM active_versions WHERE model = ?1", [model]).map_err(&sql)?;
         }
-        let now = now();
+        let now = db::now();
         for version in &versions {
             tx.execute("DELETE FROM versions WHERE model = ?1 AND version = ?2", (model, version))
                 .map_err(&sql)?;
@@ -695,11 +702,6 @@ pub fn actor_from(lookup: impl Fn(&str) -> Option<String>) -> String {
         .filter_map(lookup)
         .find(|user| !user.trim().is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Now, as stored: RFC 3339 UTC with milliseconds, which sorts as text.
-pub(crate) fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<()> {

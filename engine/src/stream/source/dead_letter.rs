@@ -33,9 +33,9 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::config::KafkaConfig;
-use crate::decode::Rejection;
-use crate::events;
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
+use crate::stream::decode::Rejection;
+use crate::stream::events;
 
 /// Header: the rejection reason, as the `reason` label of
 /// `driftgauge_events_rejected_total` (`not_json`, `wrong_type`, ...).

@@ -12,18 +12,12 @@
 //! exported.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec,
     Opts, Registry, TextEncoder,
 };
-
-use crate::compute::{WindowReport, statistic_name};
-
-/// Reasons a message is rejected (the `reason` label).
-pub const REJECT_REASONS: [&str; 7] =
-    ["not_json", "missing_field", "wrong_type", "unknown_model", "oversize", "bad_arrow", "empty"];
 
 /// Every metric of the engine.
 #[derive(Debug)]
@@ -141,7 +135,7 @@ impl Metrics {
         }
         let buckets =
             vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-        let metrics = Self {
+        Self {
             messages_consumed: register!(IntCounter::new(
                 "driftgauge_messages_consumed_total",
                 "Kafka messages consumed."
@@ -350,11 +344,7 @@ impl Metrics {
             )),
             exported: Mutex::new(HashMap::new()),
             registry,
-        };
-        for reason in REJECT_REASONS {
-            metrics.events_rejected.with_label_values(&[reason]);
         }
-        metrics
     }
 
     /// The registry, for embedding in another exporter.
@@ -370,9 +360,11 @@ impl Metrics {
         String::from_utf8(buffer).unwrap_or_default()
     }
 
-    /// Writes the series of one closed window.
-    pub fn export_window(&self, report: &WindowReport) {
-        let (model, version) = (&*report.model, &*report.version);
+    /// Starts writing the series of one closed window of `model`, compared
+    /// with baseline `version`. If the model's last window was compared with
+    /// another version, that version's series are removed first, so a model
+    /// exports one version at a time.
+    pub fn window_series(&self, model: &str, version: &str) -> WindowSeries<'_> {
         let mut exported = self.exported.lock().unwrap_or_else(|p| p.into_inner());
         let series = exported.entry(model.to_owned()).or_default();
         if series.model_version && series.version != version {
@@ -380,79 +372,11 @@ impl Metrics {
         }
         series.version = version.to_owned();
         series.model_version = true;
-
-        self.window_end.with_label_values(&[model, version]).set(report.end_ms as f64 / 1000.0);
-        self.window_events
-            .with_label_values(&[model, version])
-            .set(i64::try_from(report.rows).unwrap_or(i64::MAX));
-        self.dataset_drift_share.with_label_values(&[model, version]).set(report.dataset.share);
-        self.dataset_drift
-            .with_label_values(&[model, version])
-            .set(f64::from(u8::from(report.dataset.drifted)));
-        self.window_compute.observe(report.compute_seconds);
-
-        for (column, statistics) in report.columns.iter().zip(&report.statistics) {
-            let feature = column.column.as_str();
-            for stat in statistics {
-                let name = statistic_name(stat.test);
-                let labels = [model, version, feature, name];
-                self.statistic.with_label_values(&labels).set(stat.value);
-                if let Some(p) = stat.p_value {
-                    self.p_value.with_label_values(&labels).set(p);
-                }
-                self.threshold.with_label_values(&labels).set(stat.threshold);
-                self.drift.with_label_values(&labels).set(f64::from(u8::from(stat.drifted)));
-                self.deciding.with_label_values(&labels).set(f64::from(u8::from(stat.deciding)));
-                remember(&mut series.features, [feature, name]);
-            }
-            let quality = &column.data_quality;
-            for (check, share) in [
-                ("missing", quality.missing_share),
-                ("out_of_range", quality.out_of_range_share),
-                ("unseen", quality.unseen_share),
-            ] {
-                if let Some(share) = share.filter(|s| !s.is_nan()) {
-                    self.data_quality
-                        .with_label_values(&[model, version, feature, check])
-                        .set(share);
-                    remember(&mut series.quality, [feature, check]);
-                }
-            }
-        }
-
-        for fairness in &report.fairness {
-            let attribute = fairness.attribute.as_str();
-            for group in &fairness.selection.groups {
-                let labels = [model, version, attribute, group.group.as_str()];
-                self.fairness_selection_rate.with_label_values(&labels).set(group.selection_rate);
-                self.fairness_group_events
-                    .with_label_values(&labels)
-                    .set(i64::try_from(group.count).unwrap_or(i64::MAX));
-                remember(&mut series.groups, [attribute, group.group.as_str()]);
-            }
-            let selection = &fairness.selection;
-            let outcomes = &fairness.outcomes;
-            for (metric, value) in [
-                ("demographic_parity_difference", selection.demographic_parity_difference),
-                ("demographic_parity_ratio", selection.demographic_parity_ratio),
-                ("equal_opportunity_difference", outcomes.equal_opportunity_difference),
-                ("equal_opportunity_ratio", outcomes.equal_opportunity_ratio),
-                ("equalized_odds_difference", outcomes.equalized_odds_difference),
-                ("equalized_odds_ratio", outcomes.equalized_odds_ratio),
-            ] {
-                let labels = [model, version, attribute, metric];
-                match value.filter(|v| !v.is_nan()) {
-                    Some(value) => {
-                        self.fairness_disparity.with_label_values(&labels).set(value);
-                        remember(&mut series.disparities, [attribute, metric]);
-                    }
-                    // A disparity that cannot be computed this window (one group
-                    // too small) is absent rather than stale.
-                    None => {
-                        self.fairness_disparity.remove_label_values(&labels).ok();
-                    }
-                }
-            }
+        WindowSeries {
+            metrics: self,
+            model: model.to_owned(),
+            version: version.to_owned(),
+            exported,
         }
     }
 
@@ -486,6 +410,93 @@ impl Metrics {
             self.fairness_disparity
                 .remove_label_values(&[model, version, attribute.as_str(), metric.as_str()])
                 .ok();
+        }
+    }
+}
+
+/// The series of one closed window being written ([`Metrics::window_series`]).
+/// Each label set written is remembered, to be removed when the model's
+/// baseline version changes.
+#[derive(Debug)]
+pub struct WindowSeries<'a> {
+    metrics: &'a Metrics,
+    model: String,
+    version: String,
+    exported: MutexGuard<'a, HashMap<String, Series>>,
+}
+
+impl WindowSeries<'_> {
+    fn labels(&mut self) -> (&Metrics, [&str; 2], &mut Series) {
+        let series = self.exported.entry(self.model.clone()).or_default();
+        (self.metrics, [self.model.as_str(), self.version.as_str()], series)
+    }
+
+    /// The window's end (seconds since the epoch), events and dataset verdict.
+    pub fn window(&mut self, end_seconds: f64, events: u64, drift_share: f64, drifted: bool) {
+        let (m, labels, _) = self.labels();
+        m.window_end.with_label_values(&labels).set(end_seconds);
+        m.window_events.with_label_values(&labels).set(i64::try_from(events).unwrap_or(i64::MAX));
+        m.dataset_drift_share.with_label_values(&labels).set(drift_share);
+        m.dataset_drift.with_label_values(&labels).set(f64::from(u8::from(drifted)));
+    }
+
+    /// One statistic of one feature: its value, p-value (tests only),
+    /// threshold, verdict and whether it is the feature's deciding one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn statistic(
+        &mut self,
+        feature: &str,
+        statistic: &str,
+        value: f64,
+        p_value: Option<f64>,
+        threshold: f64,
+        drifted: bool,
+        deciding: bool,
+    ) {
+        let (m, [model, version], series) = self.labels();
+        let labels = [model, version, feature, statistic];
+        m.statistic.with_label_values(&labels).set(value);
+        if let Some(p) = p_value {
+            m.p_value.with_label_values(&labels).set(p);
+        }
+        m.threshold.with_label_values(&labels).set(threshold);
+        m.drift.with_label_values(&labels).set(f64::from(u8::from(drifted)));
+        m.deciding.with_label_values(&labels).set(f64::from(u8::from(deciding)));
+        remember(&mut series.features, [feature, statistic]);
+    }
+
+    /// A data-quality share of one feature (`check` is one of [`QUALITY_CHECKS`]).
+    pub fn data_quality(&mut self, feature: &str, check: &str, share: f64) {
+        let (m, [model, version], series) = self.labels();
+        m.data_quality.with_label_values(&[model, version, feature, check]).set(share);
+        remember(&mut series.quality, [feature, check]);
+    }
+
+    /// One fairness group's selection rate and events.
+    pub fn group(&mut self, attribute: &str, group: &str, selection_rate: f64, events: u64) {
+        let (m, [model, version], series) = self.labels();
+        let labels = [model, version, attribute, group];
+        m.fairness_selection_rate.with_label_values(&labels).set(selection_rate);
+        m.fairness_group_events
+            .with_label_values(&labels)
+            .set(i64::try_from(events).unwrap_or(i64::MAX));
+        remember(&mut series.groups, [attribute, group]);
+    }
+
+    /// A fairness disparity (`metric` is one of [`DISPARITIES`]); `None` removes
+    /// the series, so a disparity that cannot be computed this window is absent
+    /// rather than stale.
+    pub fn disparity(&mut self, attribute: &str, metric: &str, value: Option<f64>) {
+        let (m, [model, version], series) = self.labels();
+        let labels = [model, version, attribute, metric];
+        match value {
+            Some(value) => {
+                m.fairness_disparity.with_label_values(&labels).set(value);
+                remember(&mut series.disparities, [attribute, metric]);
+            }
+            None => {
+                m.fairness_disparity.remove_label_values(&labels).ok();
+            }
         }
     }
 }

@@ -37,7 +37,7 @@
 //! [`crate::registry::db`]). An engine with neither (baselines from files,
 //! no path) has nowhere to write and runs at-least-once as without
 //! checkpoints: the committed offset of a partition stays below the events
-//! of its open windows, which a restart reads again (see [`crate::window`]).
+//! of its open windows, which a restart reads again (see [`crate::stream::window`]).
 //!
 //! # Format and failures
 //!
@@ -68,11 +68,11 @@ use driftgauge_detectors::fairness::FairnessAccumulator;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
-use crate::compute::WindowState;
 use crate::config::WindowSpec;
 use crate::registry::db::{self, DbError};
-use crate::window::PartitionKey;
+use crate::stream::catalog::Catalog;
+use crate::stream::compute::WindowState;
+use crate::stream::source::PartitionKey;
 
 /// The layout of a stored window state; a checkpoint of another version is refused.
 pub const FORMAT_VERSION: u32 = 1;
@@ -121,7 +121,7 @@ impl CheckpointError {
 }
 
 /// What a checkpoint holds, taken from the window operator
-/// ([`crate::window::WindowOperator::snapshot`]).
+/// ([`crate::stream::window::WindowOperator::snapshot`]).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// The watermark, once an event has been seen.
@@ -181,7 +181,7 @@ impl StoredState {
     }
 }
 
-/// A checkpoint read back, ready for [`crate::window::WindowOperator::restore`].
+/// A checkpoint read back, ready for [`crate::stream::window::WindowOperator::restore`].
 #[derive(Debug, Clone, Default)]
 pub struct Restored {
     /// The checkpoint's sequence number (0: there was none).
@@ -598,9 +598,9 @@ mod tests {
     use driftgauge_detectors::column::ColumnKind;
 
     use super::*;
-    use crate::catalog::{ModelPlan, StaticBaselines};
     use crate::config::Config;
-    use crate::window::{PartitionRange, SourceBatch, WindowOperator};
+    use crate::stream::catalog::{ModelPlan, StaticBaselines};
+    use crate::stream::window::{PartitionRange, SourceBatch, WindowOperator};
 
     const T0: i64 = 1_700_000_000_000;
 
@@ -649,7 +649,7 @@ mod tests {
         windows
             .iter()
             .map(|w| {
-                let r = crate::compute::finish(w, false, &config.drift, &config.statistics);
+                let r = crate::stream::compute::finish(w, false, &config.drift, &config.statistics);
                 let fairness: Vec<String> =
                     r.fairness.iter().map(|f| serde_json::to_string(f).unwrap()).collect();
                 format!("{} {} {:?} {:?} {fairness:?}", r.start_ms, r.rows, r.columns, r.statistics)

@@ -6,11 +6,11 @@
 //! the source stores only positions sent back by the window stage, and
 //! librdkafka commits the stored positions every `kafka.commit_interval_ms`
 //! and once more when the consumer closes at shutdown. With checkpoints (see
-//! [`crate::checkpoint`]) the window stage sends the offsets of each
+//! [`crate::stream::checkpoint`]) the window stage sends the offsets of each
 //! checkpoint after its SQLite commit: exactly-once into windows. Without,
 //! it sends positions below every open window's events after the closed
 //! windows are exported (rust-rdkafka's `at_least_once` pattern, see
-//! [`crate::window`]): at-least-once.
+//! [`crate::stream::window`]): at-least-once.
 //!
 //! # Positions and seeking
 //!
@@ -38,7 +38,6 @@
 //! memory. A message rejected as a whole is copied to the stream's
 //! dead-letter topic when it has one ([`super::dead_letter`]), without waiting.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -59,48 +58,15 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, watch};
 
-use crate::catalog::Catalog;
-use crate::config::{Config, KafkaConfig, PayloadFormat, StreamConfig};
-use crate::decode::{DecodeSettings, Decoder, Rejection};
-use crate::events;
-use crate::metrics::Metrics;
-use crate::source::dead_letter::{self, DeadLetter};
-use crate::source::fetch::{Batch, FetchQueue, Fetched};
-use crate::window::{PartitionKey, PartitionRange, SourceBatch};
-
-/// librdkafka properties the engine sets itself; `kafka.properties` may not name them.
-pub const RESERVED_PROPERTIES: [&str; 8] = [
-    "bootstrap.servers",
-    "group.id",
-    "enable.auto.commit",
-    "auto.commit.interval.ms",
-    "enable.auto.offset.store",
-    "statistics.interval.ms",
-    "session.timeout.ms",
-    "auto.offset.reset",
-];
-
-/// The effective librdkafka properties: the user's passthrough map first,
-/// then the engine's own, so the ones delivery relies on cannot be overridden.
-pub fn client_properties(kafka: &KafkaConfig) -> BTreeMap<String, String> {
-    let mut properties = kafka.properties.clone();
-    for (key, value) in [
-        ("bootstrap.servers", kafka.brokers.clone()),
-        ("group.id", kafka.group_id.clone()),
-        ("session.timeout.ms", kafka.session_timeout_ms.to_string()),
-        ("auto.offset.reset", kafka.auto_offset_reset.clone()),
-        ("statistics.interval.ms", kafka.statistics_interval_ms.to_string()),
-        // NOTE: positions are stored only once the window state holding their
-        // events is durable (checkpointed, or exported without checkpoints);
-        // librdkafka commits what is stored, periodically and on close.
-        ("enable.auto.commit", "true".to_owned()),
-        ("auto.commit.interval.ms", kafka.commit_interval_ms.to_string()),
-        ("enable.auto.offset.store", "false".to_owned()),
-    ] {
-        properties.insert(key.to_owned(), value);
-    }
-    properties
-}
+use crate::config::{Config, PayloadFormat, StreamConfig};
+use crate::observe::metrics::Metrics;
+use crate::stream::catalog::Catalog;
+use crate::stream::decode::{DecodeSettings, Decoder, Rejection};
+use crate::stream::events;
+use crate::stream::source::PartitionKey;
+use crate::stream::source::dead_letter::{self, DeadLetter};
+use crate::stream::source::fetch::{Batch, FetchQueue, Fetched};
+use crate::stream::window::{PartitionRange, SourceBatch};
 
 /// Shared readiness: how many streams have received a partition assignment.
 #[derive(Debug, Default)]
@@ -435,7 +401,7 @@ impl KafkaSource {
         wiring: SourceWiring,
     ) -> KafkaResult<Self> {
         let mut client = ClientConfig::new();
-        for (key, value) in client_properties(&config.kafka) {
+        for (key, value) in config.kafka.client_properties() {
             client.set(key, value);
         }
         let context = SourceContext {
@@ -773,7 +739,6 @@ mod tests {
     use rdkafka::ClientConfig;
     use rdkafka::consumer::BaseConsumer;
 
-    use super::client_properties;
     use crate::config::Config;
 
     /// Managed clusters require TLS and SASL: librdkafka refuses these
@@ -791,7 +756,7 @@ mod tests {
                 kafka.properties.insert("sasl.password".into(), "secret".into());
             }
             let mut config = ClientConfig::new();
-            for (key, value) in client_properties(&kafka) {
+            for (key, value) in kafka.client_properties() {
                 config.set(key, value);
             }
             let created = config.create::<BaseConsumer>();

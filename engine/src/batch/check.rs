@@ -18,8 +18,9 @@ use driftgauge_detectors::evidently::{self, ColumnSample};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::check_model::{self, ModelOptions, ModelReport};
-use crate::input::{InputError, Table};
+use crate::batch::error::CheckError;
+use crate::batch::input::Table;
+use crate::batch::model::{self, ModelOptions, ModelReport};
 
 /// Which contract the statistics follow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -31,36 +32,6 @@ pub enum Mode {
     /// Evidently 0.7's `DataDriftPreset`: its test per column, its binning
     /// over both samples, its thresholds. Needs both raw files.
     Evidently,
-}
-
-/// Why a check could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    /// A file could not be read, or lacks a column.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// A column could not be profiled or compared.
-    #[error("{path}: {source}")]
-    Column {
-        /// The file whose column is at fault.
-        path: PathBuf,
-        /// What is wrong with the column (the message names it).
-        source: driftgauge_detectors::Error,
-    },
-    /// A baseline file could not be used.
-    #[error("{path}: {reason}")]
-    Baseline {
-        /// The baseline file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// An option is invalid.
-    #[error("invalid option: {0}")]
-    Options(#[from] driftgauge_detectors::Error),
-    /// Nothing was left to compare.
-    #[error("no columns to compare (all were excluded)")]
-    NoColumns,
 }
 
 /// What to compare and how.
@@ -195,30 +166,6 @@ fn fit_column(
     Ok(builder.finish(name, &options.profile))
 }
 
-/// Reads and validates a baseline written by `driftgauge baseline fit`.
-///
-/// The format version is checked before the rest is parsed, so a baseline
-/// from a newer driftgauge gets a clear message rather than a parse error.
-///
-/// # Errors
-/// [`CheckError::Baseline`] naming the file and the reason.
-pub fn read_baseline(path: &Path) -> Result<Profile, CheckError> {
-    let bad = |reason: String| CheckError::Baseline { path: path.to_owned(), reason };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let version = value
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| bad("no `format_version`; is this a driftgauge baseline?".into()))?;
-    baseline::check_format_version(u32::try_from(version).unwrap_or(u32::MAX))
-        .map_err(|e| bad(e.to_string()))?;
-    let profile: Profile =
-        serde_json::from_value(value).map_err(|e| bad(format!("invalid baseline: {e}")))?;
-    profile.validate().map_err(|e| bad(e.to_string()))?;
-    Ok(profile)
-}
-
 /// Compares `current` against a fitted `baseline` (from `reference`, a file
 /// or baseline path used in messages and the report).
 ///
@@ -295,11 +242,7 @@ pub fn model_report(
     current: &Table,
     options: &CheckOptions,
 ) -> Result<Option<ModelReport>, CheckError> {
-    options
-        .model
-        .as_ref()
-        .map(|model| check_model::model_report(reference, current, model))
-        .transpose()
+    options.model.as_ref().map(|model| model::model_report(reference, current, model)).transpose()
 }
 
 fn check_evidently(

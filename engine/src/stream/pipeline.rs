@@ -16,7 +16,7 @@
 //!
 //! # Checkpoints
 //!
-//! With a checkpoint database ([`crate::checkpoint`]) the window stage also
+//! With a checkpoint database ([`crate::stream::checkpoint`]) the window stage also
 //! ticks every `checkpoint.interval_ms`: it snapshots the operator between
 //! two micro-batches (so windows, watermark and offsets agree), writes the
 //! snapshot on a blocking thread, and only then sends its offsets to the
@@ -34,16 +34,20 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::alerts::WindowSink;
-use crate::catalog::{BaselineError, BaselineSource, Catalog};
-use crate::checkpoint::{CheckpointError, CheckpointStore, Exported, ExportedKey, Restored};
-use crate::compute::{self, ComputeError, ComputePool, WindowReport, WindowState};
 use crate::config::Config;
-use crate::events;
-use crate::metrics::Metrics;
-use crate::server::{self, Readiness};
-use crate::source::kafka::{Assignments, Commit, KafkaSource, Positions, SourceWiring};
-use crate::window::{PartitionKey, SourceBatch, WindowOperator};
+use crate::observe::metrics::Metrics;
+use crate::observe::server::{self, Readiness};
+use crate::stream::catalog::{BaselineError, BaselineSource, Catalog};
+use crate::stream::checkpoint::{
+    CheckpointError, CheckpointStore, Exported, ExportedKey, Restored,
+};
+use crate::stream::compute::{self, ComputeError, ComputePool, WindowReport, WindowState};
+use crate::stream::decode::Reject;
+use crate::stream::events;
+use crate::stream::sink::WindowSink;
+use crate::stream::source::PartitionKey;
+use crate::stream::source::kafka::{Assignments, Commit, KafkaSource, Positions, SourceWiring};
+use crate::stream::window::{SourceBatch, WindowOperator};
 
 /// Why the engine could not start or stopped. The class decides the action.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +177,10 @@ impl Engine {
     pub fn new(config: Config, baselines: Arc<dyn BaselineSource>) -> Self {
         let (reports, _) = broadcast::channel(1024);
         let metrics = Arc::new(Metrics::new());
+        // Every reason's series exists from the start, so a rate over it is 0, not absent.
+        for reason in Reject::ALL {
+            metrics.events_rejected.with_label_values(&[reason.as_str()]);
+        }
         Self { config: Arc::new(config), baselines, metrics, reports, window_sink: None }
     }
 

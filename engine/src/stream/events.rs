@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 
 use rdkafka::error::{KafkaError, KafkaResult};
 
-use crate::compute::{WindowReport, statistic_name};
-use crate::decode::{DecodeCounts, Reject};
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
+use crate::stream::compute::{WindowReport, statistic_name};
+use crate::stream::decode::{DecodeCounts, Reject};
 
 /// A micro-batch was decoded and handed on.
 #[derive(Debug)]
@@ -70,7 +70,7 @@ impl WindowClosed<'_> {
     /// Exports the window's series and logs one line.
     pub fn emit(&self, metrics: &Metrics) {
         let r = self.report;
-        metrics.export_window(r);
+        crate::stream::export::export_window(metrics, r);
         tracing::info!(
             model = &*r.model,
             version = &*r.version,

@@ -2,8 +2,8 @@
 
 use driftgauge_detectors::drift::ColumnDrift;
 
-use crate::check::{CheckReport, ColumnReports, EvidentlyColumn};
-use crate::check_model::{ModelReport, Quality};
+use crate::batch::check::{CheckReport, ColumnReports, EvidentlyColumn};
+use crate::batch::model::{ModelReport, Quality};
 
 /// The report as aligned text tables followed by the dataset verdict.
 pub fn table(report: &CheckReport) -> String {

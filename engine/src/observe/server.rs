@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
 
 /// What `/readyz` reports.
 pub trait Readiness: Send + Sync + 'static {

@@ -20,6 +20,12 @@
 //! serde_json and decides, with the rejection's reason and detail. Both read
 //! values alike (the tests compare them event by event), so which path took
 //! an event never shows.
+//!
+//! Decoding is a pure function of payload bytes and the model catalogue: it
+//! may use [`crate::stream::catalog`] and the event settings of
+//! [`crate::config`], and must not touch Kafka, metrics or the runtime. The
+//! reasons a message is rejected ([`Reject`]) are defined here, with their
+//! label values.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -39,8 +45,8 @@ use driftgauge_detectors::quality::PositiveLabel;
 use rustc_hash::FxHashMap;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::catalog::{Catalog, ColumnSource, ModelPlan};
 use crate::config::{Config, PayloadFormat, TimeUnit};
+use crate::stream::catalog::{Catalog, ColumnSource, ModelPlan};
 
 mod scan;
 
@@ -77,9 +83,17 @@ impl Reject {
         Self::Empty,
     ];
 
-    /// The label value.
+    /// The label value (`reason` of `driftgauge_events_rejected_total`).
     pub fn as_str(self) -> &'static str {
-        crate::metrics::REJECT_REASONS[self.index()]
+        match self {
+            Self::NotJson => "not_json",
+            Self::MissingField => "missing_field",
+            Self::WrongType => "wrong_type",
+            Self::UnknownModel => "unknown_model",
+            Self::Oversize => "oversize",
+            Self::BadArrow => "bad_arrow",
+            Self::Empty => "empty",
+        }
     }
 
     /// Position in [`Reject::ALL`].
@@ -97,7 +111,7 @@ impl Reject {
 }
 
 /// A message rejected as a whole: why, and what exactly was wrong (for the
-/// dead-letter topic; see [`crate::source::dead_letter`]).
+/// dead-letter topic; see [`crate::stream::source::dead_letter`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// The counted reason.
@@ -1411,7 +1425,7 @@ mod tests {
     use driftgauge_detectors::baseline::{ColumnProfileBuilder, Profile, ProfileOptions};
 
     use super::*;
-    use crate::catalog::StaticBaselines;
+    use crate::stream::catalog::StaticBaselines;
 
     fn config() -> Config {
         Config::from_layers(

@@ -16,10 +16,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::{ColumnStats, Profile, ProfileOptions, Range};
 use serde::Serialize;
 
-use super::{Export, Registry, VersionSummary};
-use crate::check::{self, CheckOptions};
-use crate::cli::{EXIT_OK, ProfileArgs};
-use crate::input::{Format, Table};
+use super::check::ProfileArgs;
+use super::exit::EXIT_OK;
+use crate::batch::check::{self, CheckOptions};
+use crate::batch::input::{Format, Table};
+use crate::registry::{Export, Registry, VersionSummary};
 
 /// Fits with per-chunk progress lines once the input has at least this many
 /// cells (rows × columns); smaller fits finish before progress would help.
@@ -151,7 +152,7 @@ enum Output {
 /// # Errors
 /// Any registry, input or fitting error, with the database or file named.
 pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
-    let actor = args.actor.clone().unwrap_or_else(super::default_actor);
+    let actor = args.actor.clone().unwrap_or_else(crate::registry::default_actor);
     let db = args.db.as_path();
     match args.command {
         RegistryCommand::Fit(fit) => run_fit(fit, db, &actor, err)?,
@@ -282,7 +283,7 @@ fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow
     // "already exists" or "database too new".
     let mut registry = Registry::open(db)?;
     if registry.contains(model, version)? {
-        return Err(super::Error::VersionExists {
+        return Err(crate::registry::Error::VersionExists {
             model: model.to_owned(),
             version: version.to_owned(),
         }

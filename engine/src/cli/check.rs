@@ -1,52 +1,25 @@
-//! The `driftgauge` command line, as a library function so that tests run
-//! it in-process with their own output streams.
+//! `driftgauge check` and `driftgauge baseline fit`: their flags, and the glue
+//! from flags to [`crate::batch`] and back to the terminal.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::ProfileOptions;
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::ks::KsMethod;
 use driftgauge_detectors::quality::BinaryClassificationConfig;
 
-use crate::check::{self, CheckOptions, Mode};
-use crate::check_model::{self, ModelOptions, Task};
-use crate::input::{Format, Table};
-use crate::render;
-
-/// Streaming drift and model-quality monitoring.
-#[derive(Debug, Parser)]
-#[command(name = "driftgauge", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use super::exit::{EXIT_DRIFT, EXIT_OK};
+use crate::batch::check::{self, CheckOptions, Mode};
+use crate::batch::input::{Format, Table};
+use crate::batch::model::{self, ModelOptions, Task};
+use crate::batch::render;
+use crate::registry::file::read_profile;
 
 #[derive(Debug, Subcommand)]
-enum Command {
-    /// Compare a current file with a reference file or baseline.
-    ///
-    /// Exit code 0: no dataset drift; 1: dataset drift; 2: error.
-    Check(CheckArgs),
-    /// Baseline profiles.
-    #[command(subcommand)]
-    Baseline(BaselineCommand),
-    /// The baseline registry: fit, list, show, activate, export, import, delete.
-    Registry(crate::registry::cli::RegistryArgs),
-    /// Run the streaming engine: Kafka in, event-time windows, Prometheus out.
-    Run(crate::streaming_cli::RunArgs),
-    /// A live demo on an in-process Kafka cluster, drifting after a while.
-    Demo(crate::streaming_cli::DemoArgs),
-    /// Check a streaming configuration file, or print the defaults.
-    #[command(subcommand)]
-    Config(crate::streaming_cli::ConfigCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum BaselineCommand {
+pub(super) enum BaselineCommand {
     /// Fit a baseline profile of a reference file and write it as JSON.
     Fit(FitArgs),
 }
@@ -68,7 +41,7 @@ struct ColumnArgs {
 }
 
 #[derive(Debug, Args)]
-struct CheckArgs {
+pub(super) struct CheckArgs {
     /// Reference data (Parquet, CSV, Arrow IPC file or stream).
     #[arg(long, required_unless_present = "baseline", conflicts_with = "baseline")]
     reference: Option<PathBuf>,
@@ -131,7 +104,7 @@ struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-struct FitArgs {
+pub(super) struct FitArgs {
     /// Reference data (Parquet, CSV, Arrow IPC file or stream).
     #[arg(long)]
     input: PathBuf,
@@ -225,45 +198,6 @@ impl From<KsArg> for KsMethod {
     }
 }
 
-/// Exit code: the check found no dataset drift (or a command succeeded).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the check found dataset drift.
-pub const EXIT_DRIFT: u8 = 1;
-/// Exit code: the command failed; the message on stderr says why.
-pub const EXIT_ERROR: u8 = 2;
-
-/// Runs the command line `args` (program name first), writing results to
-/// `out` and messages to `err`, and returns the exit code.
-pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            let code = if error.use_stderr() { EXIT_ERROR } else { EXIT_OK };
-            // Help and version go to stdout, usage errors to stderr.
-            let target: &mut dyn Write = if error.use_stderr() { err } else { out };
-            // A failed write to a closed pipe leaves nothing better to do.
-            target.write_all(error.render().ansi().to_string().as_bytes()).ok();
-            return code;
-        }
-    };
-    let result = match cli.command {
-        Command::Check(args) => run_check(args, out),
-        Command::Baseline(BaselineCommand::Fit(args)) => run_fit(args, err).map(|()| EXIT_OK),
-        Command::Registry(args) => crate::registry::cli::run(args, out, err),
-        Command::Run(args) => crate::streaming_cli::run(args, err),
-        Command::Demo(args) => crate::streaming_cli::demo(args, out),
-        Command::Config(command) => crate::streaming_cli::config(command, out, err),
-    };
-    result.unwrap_or_else(|error| {
-        writeln!(err, "error: {error:#}").ok();
-        EXIT_ERROR
-    })
-}
-
 fn column_options(args: ColumnArgs) -> CheckOptions {
     CheckOptions {
         columns: args.columns,
@@ -274,7 +208,7 @@ fn column_options(args: ColumnArgs) -> CheckOptions {
     }
 }
 
-fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let rule = |test: TestArg| {
         let test = DriftTest::from(test);
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
@@ -284,7 +218,7 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
             sensitive: args.sensitive.clone(),
             task: args.task,
             classification: BinaryClassificationConfig {
-                positive_label: check_model::parse_positive_label(&args.positive_label),
+                positive_label: model::parse_positive_label(&args.positive_label),
                 threshold: args.decision_threshold,
             },
             min_group_size: args.min_group_size,
@@ -314,7 +248,7 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let report = match (reference?, &args.baseline) {
         (Some(reference), _) => check::check(&reference, &current, args.mode, &options)?,
         (None, Some(path)) => {
-            let baseline = check::read_baseline(path)?;
+            let baseline = read_profile(path)?;
             let mut report = check::check_against(&baseline, path, &current, &options)?;
             report.model = check::model_report(None, &current, &options)?;
             report
@@ -329,7 +263,7 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     Ok(if report.dataset.drifted { EXIT_DRIFT } else { EXIT_OK })
 }
 
-fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
+pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
     let options = args.profile.options();
     let table = Table::read(&args.input, args.input_format)?;
     let profile = check::fit_baseline(&table, &options)?;

@@ -9,8 +9,8 @@ use driftgauge_detectors::quality::{
 };
 use serde::Serialize;
 
-use crate::check::CheckError;
-use crate::input::Table;
+use crate::batch::error::CheckError;
+use crate::batch::input::Table;
 
 /// Which model-quality metrics apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

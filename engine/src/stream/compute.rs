@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::catalog::ModelPlan;
+use crate::stream::catalog::ModelPlan;
 
 /// Why a computation returned nothing.
 #[derive(Debug, thiserror::Error)]

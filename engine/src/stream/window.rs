@@ -28,7 +28,7 @@
 //! of windows not yet exported. That is the engine's mode without a
 //! checkpoint database.
 //!
-//! With checkpoints ([`crate::checkpoint`]), the operator's whole state is
+//! With checkpoints ([`crate::stream::checkpoint`]), the operator's whole state is
 //! stored instead: [`WindowOperator::snapshot`] takes every open window, the
 //! watermark and the next offset of every partition (one past the last
 //! message applied), and [`WindowOperator::restore`] rebuilds the operator
@@ -44,13 +44,11 @@ use arrow::compute::filter_record_batch;
 use driftgauge_detectors::drift::ColumnAccumulator;
 use driftgauge_detectors::fairness::{FairnessAccumulator, FairnessConfig};
 
-use crate::catalog::ModelPlan;
-use crate::checkpoint::{Restored, Snapshot, StoredState, WindowSnapshot};
-use crate::compute::WindowState;
 use crate::config::WindowSpec;
-
-/// A topic and partition.
-pub type PartitionKey = (Arc<str>, i32);
+use crate::stream::catalog::ModelPlan;
+use crate::stream::checkpoint::{Restored, Snapshot, StoredState, WindowSnapshot};
+use crate::stream::compute::WindowState;
+use crate::stream::source::PartitionKey;
 
 /// Offsets of the messages (good or bad) consumed from one partition into a micro-batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

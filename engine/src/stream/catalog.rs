@@ -140,7 +140,7 @@ impl StaticBaselines {
     pub fn from_files(files: &[BaselineFile]) -> Result<Self, BaselineError> {
         let mut baselines = Self::new();
         for file in files {
-            let profile = crate::check::read_baseline(&file.path).map_err(|e| {
+            let profile = crate::registry::file::read_profile(&file.path).map_err(|e| {
                 BaselineError::Invalid { model: file.model.clone(), reason: e.to_string() }
             })?;
             baselines.insert(&file.model, &file.version, profile);

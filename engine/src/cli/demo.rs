@@ -42,12 +42,12 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use tokio::sync::{broadcast, watch};
 
 use crate::alerts::{AlertEvent, Alerting, AlertingError};
-use crate::catalog::RegistryBaselines;
-use crate::compute::WindowReport;
 use crate::config::Config;
-use crate::events::{drift_summary, format_ms};
-use crate::pipeline::{Engine, EngineError};
 use crate::registry::Registry;
+use crate::stream::catalog::RegistryBaselines;
+use crate::stream::compute::WindowReport;
+use crate::stream::events::{drift_summary, format_ms};
+use crate::stream::pipeline::{Engine, EngineError};
 
 /// What the demo does.
 #[derive(Debug, Clone)]

@@ -1,5 +1,14 @@
 //! The alert bridge: closed windows in, retraining webhooks and alerts out.
 //!
+//! Owns the evaluator that turns the stream's window reports into the alerting
+//! crate's decisions, the delivery loops' wiring, and the SQLite outbox store
+//! ([`outbox_store`]) those loops are handed. May use: the alerting crate,
+//! [`crate::stream`] (window reports and the receiving end of its
+//! [`sink`](crate::stream::sink)), [`crate::observe`], [`crate::registry`]'s
+//! SQLite opening and [`crate::config`]. Must not use: the CLI. The policy
+//! itself (rules, hysteresis, cooldowns) is the alerting crate's; this module
+//! only feeds it and stores what it decides.
+//!
 //! ```text
 //!  window stage ──WindowReport──▶ evaluator ──Decision──▶ SQLite (outbox rows + policy state, one transaction)
 //!   (pipeline)   bounded mpsc,      (PolicyEngine)                │ wake
@@ -43,6 +52,8 @@
 //! | `data_quality` | per feature: the share of values missing, out of the baseline's range or of unseen categories |
 //! | `quality` | none yet: model quality needs labels joined to predictions |
 
+pub mod outbox_store;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -58,14 +69,15 @@ use driftgauge_alerting::policy::{
 };
 use driftgauge_alerting::webhook::{AttemptFailure, WebhookDelivery, WebhookHandle};
 use rusqlite::OptionalExtension as _;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::compute::{WindowReport, statistic_name};
 use crate::config::{AlertingConfig, Config};
-use crate::metrics::Metrics;
-use crate::outbox_store::SqliteOutbox;
+use crate::observe::metrics::Metrics;
 use crate::registry::db::DbError;
+use crate::stream::compute::{WindowReport, statistic_name};
+use crate::stream::sink::{ClosedWindows, WindowSink, window_sink};
+use outbox_store::SqliteOutbox;
 
 /// Closed windows buffered between the window stage and the evaluator.
 const SINK_CAPACITY: usize = 64;
@@ -138,30 +150,6 @@ pub enum AlertEvent {
     },
 }
 
-/// The window stage's end of the bridge. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct WindowSink {
-    tx: mpsc::Sender<Closed>,
-}
-
-#[derive(Debug)]
-struct Closed {
-    report: Arc<WindowReport>,
-    stored: oneshot::Sender<()>,
-}
-
-impl WindowSink {
-    /// Hands a closed window to the evaluator and waits until its decisions are stored
-    /// (or the evaluator has stopped). Waits while the evaluator's buffer is full.
-    pub async fn deliver(&self, report: &Arc<WindowReport>) {
-        let (stored, done) = oneshot::channel();
-        if self.tx.send(Closed { report: Arc::clone(report), stored }).await.is_ok() {
-            // An error means the evaluator stopped; nothing more to wait for.
-            done.await.ok();
-        }
-    }
-}
-
 /// Running alerting: the evaluator and the delivery loops.
 #[derive(Debug)]
 pub struct Alerting {
@@ -189,7 +177,7 @@ impl Alerting {
     /// evaluator and the delivery loops on the current runtime.
     ///
     /// Hand the returned [`WindowSink`] to the engine
-    /// ([`Engine::with_window_sink`](crate::pipeline::Engine::with_window_sink)). The
+    /// ([`Engine::with_window_sink`](crate::stream::pipeline::Engine::with_window_sink)). The
     /// evaluator runs until every sink is dropped (the engine has stopped); the
     /// delivery loops stop when `shutdown` turns true, finishing requests in flight and
     /// leaving the rest pending in the outbox.
@@ -266,7 +254,7 @@ impl Alerting {
             "Alerting started."
         );
 
-        let (tx, rx) = mpsc::channel(SINK_CAPACITY);
+        let (sink, windows) = window_sink(SINK_CAPACITY);
         let evaluator = Evaluator {
             policy,
             settings,
@@ -277,8 +265,8 @@ impl Alerting {
             events: events.clone(),
             seen_models: HashSet::new(),
         };
-        let evaluator = tokio::spawn(evaluator.run(rx));
-        Ok((Self { events, evaluator, loops }, WindowSink { tx }))
+        let evaluator = tokio::spawn(evaluator.run(windows));
+        Ok((Self { events, evaluator, loops }, sink))
     }
 
     /// Every fire, resolve, delivery and failure from now on.
@@ -387,8 +375,9 @@ struct Stored {
 }
 
 impl Evaluator {
-    async fn run(mut self, mut windows: mpsc::Receiver<Closed>) {
-        while let Some(Closed { report, stored }) = windows.recv().await {
+    async fn run(mut self, mut windows: ClosedWindows) {
+        while let Some(closed) = windows.recv().await {
+            let report = &closed.report;
             if !report.complete {
                 // Partial: flushed at shutdown.
             } else if report.rows < self.settings.min_window_events {
@@ -399,10 +388,9 @@ impl Evaluator {
                     "Window below alerting.min_window_events; not evaluated."
                 );
             } else {
-                self.window(&report).await;
+                self.window(report).await;
             }
-            // The stage may have stopped waiting; nothing to do then.
-            stored.send(()).ok();
+            closed.acknowledge();
         }
         tracing::debug!("Alert evaluation stopped.");
     }
@@ -704,8 +692,8 @@ mod tests {
         use driftgauge_detectors::drift::DriftTest;
         use driftgauge_detectors::fairness::{FairnessAccumulator, FairnessConfig};
 
-        use crate::catalog::ModelPlan;
-        use crate::compute::WindowState;
+        use crate::stream::catalog::ModelPlan;
+        use crate::stream::compute::WindowState;
 
         let options = driftgauge_detectors::baseline::ProfileOptions::default();
         let mut x =
@@ -753,7 +741,7 @@ mod tests {
         let groups = StringArray::from((0..40).map(|i| ["a", "b"][i % 2]).collect::<Vec<_>>());
         state.selection[0].update(&predicted, &predicted, &groups).unwrap();
         let drift = crate::config::Config::defaults().drift;
-        crate::compute::finish(&state, true, &drift, &[DriftTest::Psi, DriftTest::Ks])
+        crate::stream::compute::finish(&state, true, &drift, &[DriftTest::Psi, DriftTest::Ks])
     }
 
     #[test]

@@ -13,11 +13,12 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tokio::sync::watch;
 
+use super::demo::{self, DemoOptions};
+use super::exit::{EXIT_ERROR, EXIT_OK};
 use crate::alerts::Alerting;
-use crate::catalog::{BaselineSource, RegistryBaselines, StaticBaselines};
 use crate::config::{Config, LogConfig, LogFormat};
-use crate::demo::{self, DemoOptions};
-use crate::pipeline::Engine;
+use crate::stream::catalog::{BaselineSource, RegistryBaselines, StaticBaselines};
+use crate::stream::pipeline::Engine;
 
 /// `driftgauge run`.
 #[derive(Debug, Args)]
@@ -84,7 +85,7 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         Ok(config) => config,
         Err(errors) => {
             writeln!(err, "error: {errors}")?;
-            return Ok(crate::cli::EXIT_ERROR);
+            return Ok(EXIT_ERROR);
         }
     };
     init_tracing(&config.log);
@@ -110,7 +111,7 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         tracing::info!(windows = summary.windows, events = summary.events, "Stopped.");
         anyhow::Ok(())
     })?;
-    Ok(crate::cli::EXIT_OK)
+    Ok(EXIT_OK)
 }
 
 /// Runs `driftgauge demo`.
@@ -133,7 +134,7 @@ pub fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let runtime = runtime()?;
     runtime.block_on(demo::run(options, out)).context("demo failed")?;
-    Ok(crate::cli::EXIT_OK)
+    Ok(EXIT_OK)
 }
 
 /// Runs `driftgauge config ...`.
@@ -148,7 +149,7 @@ pub fn config(
     match command {
         ConfigCommand::Defaults => {
             out.write_all(crate::config::DEFAULT_TOML.as_bytes())?;
-            Ok(crate::cli::EXIT_OK)
+            Ok(EXIT_OK)
         }
         ConfigCommand::Check { file } => match Config::load(Some(&file)) {
             Ok(config) => {
@@ -200,11 +201,11 @@ pub fn config(
                 for (key, value) in config.masked_kafka_properties() {
                     writeln!(out, "  kafka {key} = {value}")?;
                 }
-                Ok(crate::cli::EXIT_OK)
+                Ok(EXIT_OK)
             }
             Err(errors) => {
                 writeln!(err, "{}: {errors}", file.display())?;
-                Ok(crate::cli::EXIT_ERROR)
+                Ok(EXIT_ERROR)
             }
         },
     }
