@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the shipped observability files with the ecosystem's own tools, then
-# proves them end to end (README: "Dashboards", "Alert rules and runbook"):
+# proves them end to end (docs/development.md, "Observability checks"):
 #   - promtool: the rule files and the example Prometheus config are valid, and
 #     the rules' unit tests pass;
 #   - amtool: the example Alertmanager config is valid, and each case of

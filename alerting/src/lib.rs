@@ -62,7 +62,7 @@
 //! # User guide
 //!
 //! Policies, the payload, signing (with a receiver snippet), retries and body templates
-//! for Airflow and GitHub are documented in [`guide`] (also `alerting/WEBHOOKS.md`).
+//! for Airflow and GitHub are documented in [`guide`] (also `docs/alerting.md`).
 #![deny(missing_docs)]
 
 pub mod alertmanager;
@@ -77,5 +77,5 @@ pub mod webhook;
 
 pub use error::{Error, Result};
 
-#[doc = include_str!("../WEBHOOKS.md")]
+#[doc = include_str!("../../docs/alerting.md")]
 pub mod guide {}

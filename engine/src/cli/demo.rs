@@ -377,7 +377,7 @@ poll_interval_ms = 500
 /// A random `whsec_` secret for a demo run. `RandomState` is seeded from the
 /// operating system's randomness once per process, and new states step on from
 /// it: good enough for a demo that never shows the secret, not for production
-/// secrets (generate those as the README shows).
+/// secrets (generate those as docs/alerting.md shows).
 fn random_secret() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut key = Vec::with_capacity(32);

@@ -1,11 +1,11 @@
 //! The engine's SQLite database: connection settings and schema migrations.
 //!
 //! One file holds everything the engine keeps: the baseline registry
-//! ([`super::Registry`]) and the webhook outbox
-//! ([`SqliteOutbox`](crate::alerts::outbox_store::SqliteOutbox)); the streaming engine's
-//! checkpoints are meant to join them, so that window state, offsets and the
-//! triggers a window fired can be committed in one transaction. Every opener
-//! applies the whole schema, so any of them may be the first to touch a file.
+//! ([`super::Registry`]), the webhook outbox
+//! ([`SqliteOutbox`](crate::alerts::outbox_store::SqliteOutbox)) and the streaming
+//! engine's checkpoints ([`crate::stream::checkpoint`]), each in its own tables
+//! (any of them may be given a file of its own). Every opener applies the whole
+//! schema, so any of them may be the first to touch a file.
 //!
 //! # Migrations
 //!
