@@ -17,12 +17,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::support::{Received, Receiver, refused_addr};
 use chrono::{DateTime, Utc};
 use driftgauge_alerting::outbox::MessageStatus;
 use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
 use driftgauge_engine::alerts::outbox_store::SqliteOutbox;
 use driftgauge_engine::cli::demo::{self, DemoOptions, DemoSummary};
+use driftgauge_testkit::{Recorded, Reply, TestServer, refused_addr};
 
 /// The Standard Webhooks test-vector secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -66,9 +66,9 @@ fn metric(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
 
 /// Checks the Standard Webhooks signature and the CloudEvent's shape; returns the
 /// event's `data`.
-fn verify_event(request: &Received) -> serde_json::Value {
+fn verify_event(request: &Recorded) -> serde_json::Value {
     let key = SigningKey::from_whsec(SECRET).unwrap();
-    let headers = WebhookHeaders::from_lookup(|name| request.headers.get(name).map(String::as_str));
+    let headers = WebhookHeaders::from_lookup(|name| request.header(name));
     key.verify(&headers, &request.body, Utc::now(), DEFAULT_TOLERANCE)
         .expect("a valid Standard Webhooks signature");
     assert!(
@@ -81,7 +81,7 @@ fn verify_event(request: &Received) -> serde_json::Value {
     assert_eq!(event["type"], "dev.driftgauge.retrain.requested");
     assert_eq!(event["source"], "driftgauge-demo");
     assert_eq!(event["datacontenttype"], "application/json");
-    assert_eq!(event["id"].as_str(), Some(request.id().as_str()), "id = webhook-id");
+    assert_eq!(event["id"].as_str(), request.header("webhook-id"), "id = webhook-id");
     let data = event["data"].clone();
     let model = data["model"].as_str().expect("data.model");
     assert_eq!(event["subject"], format!("{model}/v1"));
@@ -89,6 +89,10 @@ fn verify_event(request: &Received) -> serde_json::Value {
     assert!(!data["signals"].as_array().expect("signals").is_empty(), "evidence: {data}");
     event["time"].as_str().expect("time").parse::<DateTime<Utc>>().expect("RFC 3339 time");
     data
+}
+
+fn webhook_id(request: &Recorded) -> String {
+    request.header("webhook-id").expect("webhook-id header").to_owned()
 }
 
 fn model_rule(data: &serde_json::Value) -> (String, String) {
@@ -104,13 +108,13 @@ fn every_model_and_rule() -> BTreeSet<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_in_the_demo_stream_fires_one_signed_event_per_model_and_rule() {
-    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let receiver = TestServer::start(|_| Reply::status(200)).await;
     let started_ms = now_ms();
     let drift_after_secs = 4;
-    let (summary, out) =
-        run_demo(options("alerting-e2e-drift", receiver.url(), 13, drift_after_secs)).await;
+    let url = receiver.url("/hooks/retrain");
+    let (summary, out) = run_demo(options("alerting-e2e-drift", url, 13, drift_after_secs)).await;
 
-    let received = receiver.received();
+    let received = receiver.requests();
     let mut seen = BTreeSet::new();
     let drift_ms = started_ms + drift_after_secs as i64 * 1000;
     for request in &received {
@@ -177,13 +181,13 @@ async fn triggers_pending_at_shutdown_are_delivered_once_after_a_restart() {
     // Second run, the receiver up, the stream drifting from the start. The stored
     // triggers go out; the restored policy state (still firing, in cooldown) fires
     // nothing new.
-    let receiver = Receiver::start(addr, 200).await;
+    let receiver = TestServer::start_at(addr, |_| Reply::status(200)).await;
     let mut second = options("alerting-e2e-restart-2", url, 6, 0);
     second.alert_database = Some(db.clone());
     let (summary, out) = run_demo(second).await;
     assert_eq!((summary.triggers, summary.delivered), (0, 4), "{out}");
-    let received = receiver.received();
-    let mut ids: Vec<String> = received.iter().map(Received::id).collect();
+    let received = receiver.requests();
+    let mut ids: Vec<String> = received.iter().map(webhook_id).collect();
     ids.sort();
     assert_eq!(ids, original, "each trigger once, with its original id\n{out}");
     let kinds: BTreeSet<(String, String)> =
@@ -202,9 +206,10 @@ async fn triggers_pending_at_shutdown_are_delivered_once_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_error_is_not_retried_and_is_counted_as_failed() {
-    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 400).await;
-    let (summary, out) = run_demo(options("alerting-e2e-4xx", receiver.url(), 10, 3)).await;
-    let received = receiver.received();
+    let receiver = TestServer::start(|_| Reply::status(400)).await;
+    let (summary, out) =
+        run_demo(options("alerting-e2e-4xx", receiver.url("/hooks/retrain"), 10, 3)).await;
+    let received = receiver.requests();
     assert_eq!(received.len(), 4, "one attempt per trigger, no retry\n{out}");
     assert_eq!((summary.triggers, summary.delivered, summary.failed), (4, 0, 4), "{out}");
     assert_eq!(out.matches(">>> WEBHOOK FAILED").count(), 4, "{out}");

@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Receiver, refused_addr};
 use chrono::{TimeDelta, TimeZone, Utc};
 use driftgauge_alerting::outbox::{MessageStatus, OutboxStore};
 use driftgauge_alerting::policy::{
@@ -17,21 +16,11 @@ use driftgauge_alerting::policy::{
 use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders};
 use driftgauge_alerting::webhook::{WebhookConfig, WebhookDelivery, WebhookHandle, WebhookTarget};
 use driftgauge_engine::alerts::outbox_store::SqliteOutbox;
+use driftgauge_testkit::{Reply, TestServer, eventually, refused_addr};
 
 /// The Standard Webhooks test-vector secret.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WAIT: Duration = Duration::from_secs(15);
-
-async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = f() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// A fire and a resolve for each model, from the real policy engine.
 fn decisions(models: &[&str]) -> Vec<Decision> {
@@ -136,7 +125,8 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
     for decision in &decisions {
         assert_eq!(first.handle.submit(decision).await.expect("stored"), 1);
     }
-    eventually("every trigger tried at least once", || {
+    // Every trigger tried at least once.
+    eventually(WAIT, || {
         let tried = statuses(&store);
         (tried.len() == 4 && tried.iter().all(|(_, attempts)| *attempts >= 1)).then_some(())
     })
@@ -149,17 +139,17 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
     drop(store);
 
     // Second run: a new process opens the file while the receiver is up.
-    let receiver = Receiver::start(addr, 200).await;
+    let receiver = TestServer::start_at(addr, |_| Reply::status(200)).await;
     let store = open(&db);
     assert_eq!(store.pending_count().expect("count"), 4, "the triggers are in the file");
     let second = Engine::start(&url, Arc::clone(&store));
-    eventually("all delivered", || (store.pending_count().ok()? == 0).then_some(())).await;
+    eventually(WAIT, || (store.pending_count().ok()? == 0).then_some(())).await;
     // Give a duplicate the chance to show up.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let received = receiver.received();
+    let received = receiver.requests();
     let mut ids: Vec<String> = received
         .iter()
-        .map(|r| r.headers.get("webhook-id").expect("webhook-id header").clone())
+        .map(|r| r.header("webhook-id").expect("webhook-id header").to_owned())
         .collect();
     ids.sort();
     let mut want = original.clone();
@@ -168,11 +158,9 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
 
     let key = SigningKey::from_whsec(SECRET).expect("secret");
     for request in &received {
-        let headers =
-            WebhookHeaders::from_lookup(|name| request.headers.get(name).map(String::as_str));
+        let headers = WebhookHeaders::from_lookup(|name| request.header(name));
         key.verify(&headers, &request.body, Utc::now(), DEFAULT_TOLERANCE).expect("signed");
-        let event: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON body");
-        assert_eq!(event["id"].as_str(), request.headers.get("webhook-id").map(String::as_str));
+        assert_eq!(request.json()["id"].as_str(), request.header("webhook-id"));
     }
     assert!(
         statuses(&store)
@@ -185,6 +173,6 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
         assert_eq!(second.handle.submit(decision).await.expect("ok"), 0);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(receiver.received().len(), 4);
+    assert_eq!(receiver.requests().len(), 4);
     second.stop().await;
 }

@@ -66,6 +66,7 @@
 #![deny(missing_docs)]
 
 pub mod alertmanager;
+mod attempt;
 pub mod cloudevent;
 pub mod error;
 pub mod observe;

@@ -25,8 +25,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::attempt::AttemptFailure;
 use crate::outbox::OutboxMessage;
-use crate::webhook::AttemptFailure;
 
 /// Receives delivery outcomes. All methods default to doing nothing.
 pub trait DeliveryObserver: Send + Sync + 'static {

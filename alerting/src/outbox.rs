@@ -42,6 +42,12 @@
 //! created_at_ms`. Keep delivered rows for a while (a retention job can delete old
 //! ones): while a row exists, re-enqueueing the same event for the same target is a
 //! no-op, which is what keeps a replayed window from notifying a receiver twice.
+//!
+//! # Testing a store
+//!
+//! The contract above is also code: with this crate's `testing` feature (for
+//! dev-dependencies), `outbox::contract::check_outbox_contract` asserts all of it against
+//! any store. [`MemoryOutbox`] and the engine's SQLite store are both tested with it.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -50,6 +56,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
 
 /// Identifies an outbox message: one event for one target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -307,75 +316,9 @@ impl OutboxStore for MemoryOutbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeDelta, TimeZone};
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid")
-    }
-
-    fn msg(id: &str, target: &str, at: i64) -> OutboxMessage {
-        OutboxMessage {
-            event_id: id.into(),
-            target: target.into(),
-            model: "m".into(),
-            rule: "r".into(),
-            event_type: "dev.driftgauge.retrain.requested".into(),
-            body: "{}".into(),
-            created_at: t(at),
-            attempts: 0,
-            next_attempt_at: t(at),
-            last_error: None,
-        }
-    }
 
     #[test]
-    fn enqueue_is_idempotent_per_event_and_target() {
-        let o = MemoryOutbox::new();
-        assert!(o.enqueue(&msg("e1", "http://a", 0)).expect("ok"));
-        assert!(!o.enqueue(&msg("e1", "http://a", 5)).expect("ok"), "same key: ignored");
-        assert!(o.enqueue(&msg("e1", "http://b", 0)).expect("ok"), "other target: new message");
-        assert_eq!(o.pending_count().expect("ok"), 2);
-        assert_eq!(o.snapshot()[0].message.created_at, t(0), "first write wins");
-    }
-
-    #[test]
-    fn due_respects_schedule_order_and_limit() {
-        let o = MemoryOutbox::new();
-        for (id, at) in [("late", 30), ("early", 10), ("mid", 20)] {
-            o.enqueue(&msg(id, "http://a", at)).expect("ok");
-        }
-        let ids = |v: Vec<OutboxMessage>| v.into_iter().map(|m| m.event_id).collect::<Vec<_>>();
-        assert_eq!(ids(o.due(t(25), 10).expect("ok")), vec!["early", "mid"]);
-        assert_eq!(ids(o.due(t(100), 1).expect("ok")), vec!["early"]);
-        assert_eq!(o.next_due_at().expect("ok"), Some(t(10)));
-    }
-
-    #[test]
-    fn failures_reschedule_and_terminal_states_leave_the_queue() {
-        let o = MemoryOutbox::new();
-        let m = msg("e1", "http://a", 0);
-        o.enqueue(&m).expect("ok");
-        o.record_failure(&m.key(), 1, t(60), "connection refused").expect("ok");
-        assert!(o.due(t(59), 10).expect("ok").is_empty(), "not before the next attempt");
-        let again = o.due(t(60), 10).expect("ok");
-        assert_eq!(
-            (again[0].attempts, again[0].last_error.as_deref()),
-            (1, Some("connection refused"))
-        );
-
-        o.mark_delivered(&m.key(), 2, t(61)).expect("ok");
-        assert!(o.due(t(1000), 10).expect("ok").is_empty());
-        assert_eq!(o.next_due_at().expect("ok"), None);
-        assert!(!o.enqueue(&m).expect("ok"), "a delivered event is not re-enqueued");
-
-        let d = msg("e2", "http://a", 0);
-        o.enqueue(&d).expect("ok");
-        o.mark_dead(&d.key(), 1, "HTTP 400", t(1) + TimeDelta::seconds(1)).expect("ok");
-        let snap = o.snapshot();
-        assert_eq!(
-            snap.iter().map(|r| r.status).collect::<Vec<_>>(),
-            vec![MessageStatus::Delivered, MessageStatus::Dead]
-        );
-        assert_eq!(o.pending_count().expect("ok"), 0);
+    fn memory_outbox_keeps_the_contract() {
+        contract::check_outbox_contract(MemoryOutbox::new, MemoryOutbox::snapshot);
     }
 }

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use driftgauge_alerting::alertmanager::{AlertmanagerConfig, AlertmanagerPusher, PostableAlert};
+use driftgauge_testkit::{Recorded, Reply, TestServer, eventually};
 
-use crate::support::{
-    Recorder, Reply, Seen, TestServer, eventually, fire_and_resolve, shutdown_pair,
-};
+use crate::support::{Recorder, Seen, fire_and_resolve, shutdown_pair};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -23,7 +22,7 @@ fn config(urls: Vec<String>) -> AlertmanagerConfig {
     }
 }
 
-fn alerts(req: &crate::support::Recorded) -> Vec<PostableAlert> {
+fn alerts(req: &Recorded) -> Vec<PostableAlert> {
     serde_json::from_slice(&req.body).expect("a JSON array of postable alerts")
 }
 

@@ -16,8 +16,9 @@ use driftgauge_alerting::cloudevent::CloudEvent;
 use driftgauge_alerting::outbox::MemoryOutbox;
 use driftgauge_alerting::signing::SigningKey;
 use driftgauge_alerting::webhook::{WebhookConfig, WebhookDelivery, WebhookTarget};
+use driftgauge_testkit::{Reply, TestServer};
 
-use crate::support::{Reply, SECRET, TestServer, fire_and_resolve, shutdown_pair};
+use crate::support::{SECRET, fire_and_resolve, shutdown_pair};
 
 fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("DRIFTGAUGE_ALERTING_PYTHON") {

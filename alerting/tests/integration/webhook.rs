@@ -10,11 +10,9 @@ use driftgauge_alerting::signing::{DEFAULT_TOLERANCE, SigningKey, WebhookHeaders
 use driftgauge_alerting::webhook::{
     AttemptFailure, WebhookConfig, WebhookDelivery, WebhookHandle, WebhookTarget,
 };
+use driftgauge_testkit::{Recorded, Reply, TestServer, eventually, refused_addr};
 
-use crate::support::{
-    Recorded, Recorder, Reply, SECRET, Seen, TestServer, eventually, fire_and_resolve,
-    reserved_addr, shutdown_pair,
-};
+use crate::support::{Recorder, SECRET, Seen, fire_and_resolve, shutdown_pair};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -108,7 +106,7 @@ async fn delivers_a_signed_structured_cloudevent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receiver_down_then_up_gets_the_same_id() {
-    let addr = reserved_addr().await;
+    let addr = refused_addr().await;
     let url = format!("http://{addr}/hook");
     let store = Arc::new(MemoryOutbox::new());
     let observer = Arc::new(Recorder::default());
@@ -267,7 +265,7 @@ async fn a_slow_receiver_times_out_and_is_retried() {
 async fn pending_triggers_survive_a_restart_with_their_ids() {
     // The engine stops with triggers pending (receiver down), then starts again with the
     // same store: each trigger is delivered once, with its original id.
-    let addr = reserved_addr().await;
+    let addr = refused_addr().await;
     let url = format!("http://{addr}/hook");
     let store = Arc::new(MemoryOutbox::new());
     let observer = Arc::new(Recorder::default());

@@ -332,77 +332,34 @@ fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use driftgauge_alerting::outbox::contract::{self, at, message};
 
-    fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid")
-    }
-
-    fn msg(id: &str, target: &str, at: i64) -> OutboxMessage {
-        OutboxMessage {
-            event_id: id.into(),
-            target: target.into(),
-            model: "m".into(),
-            rule: "r".into(),
-            event_type: "dev.driftgauge.retrain.requested".into(),
-            body: "{}".into(),
-            created_at: t(at),
-            attempts: 0,
-            next_attempt_at: t(at),
-            last_error: None,
-        }
-    }
-
-    /// The same behaviour as the alerting crate's `MemoryOutbox` tests.
     #[test]
-    fn behaves_like_the_contract() {
-        let o = SqliteOutbox::open_in_memory().expect("open");
-        assert!(o.enqueue(&msg("e1", "http://a", 0)).expect("ok"));
-        assert!(!o.enqueue(&msg("e1", "http://a", 5)).expect("ok"), "same key: ignored");
-        assert!(o.enqueue(&msg("e1", "http://b", 0)).expect("ok"), "other target");
-        assert_eq!(o.pending_count().expect("ok"), 2);
-        for (id, at) in [("late", 30), ("early", 10), ("mid", 20)] {
-            o.enqueue(&msg(id, "http://c", at)).expect("ok");
-        }
-        let ids = |v: Vec<OutboxMessage>| v.into_iter().map(|m| m.event_id).collect::<Vec<_>>();
-        assert_eq!(ids(o.due(t(25), 10).expect("ok")), ["e1", "e1", "early", "mid"]);
-        assert_eq!(ids(o.due(t(100), 1).expect("ok")), ["e1"]);
-        assert_eq!(o.next_due_at().expect("ok"), Some(t(0)));
-
-        let m = msg("late", "http://c", 30);
-        o.record_failure(&m.key(), 1, t(60), "connection refused").expect("ok");
-        assert!(o.due(t(59), 10).expect("ok").iter().all(|m| m.event_id != "late"));
-        let again = o.due(t(60), 10).expect("ok");
-        let late = again.iter().find(|m| m.event_id == "late").expect("due at 60");
-        assert_eq!((late.attempts, late.last_error.as_deref()), (1, Some("connection refused")));
-
-        o.mark_delivered(&m.key(), 2, t(61)).expect("ok");
-        o.mark_dead(&msg("mid", "http://c", 0).key(), 1, "HTTP 400", t(62)).expect("ok");
-        assert!(!o.enqueue(&m).expect("ok"), "a delivered event is not re-enqueued");
-        let finished: Vec<(String, MessageStatus, u32, Option<DateTime<Utc>>)> = o
-            .messages()
-            .expect("ok")
-            .into_iter()
-            .filter(|s| s.status != MessageStatus::Pending)
-            .map(|s| (s.message.event_id, s.status, s.message.attempts, s.finished_at))
-            .collect();
-        assert_eq!(
-            finished,
-            [
-                ("mid".to_owned(), MessageStatus::Dead, 1, Some(t(62))),
-                ("late".to_owned(), MessageStatus::Delivered, 2, Some(t(61))),
-            ]
+    fn keeps_the_outbox_contract() {
+        contract::check_outbox_contract(
+            || SqliteOutbox::open_in_memory().expect("open"),
+            |o| o.messages().expect("read back"),
         );
-        assert_eq!(o.pending_count().expect("ok"), 3);
-        assert_eq!(o.purge_finished_before(t(62)).expect("ok"), 1, "only the delivered one");
-        assert_eq!(o.messages().expect("ok").len(), 4);
     }
 
     #[test]
-    fn an_empty_outbox_has_nothing_due() {
+    fn messages_are_oldest_first_and_purge_deletes_only_what_finished_before_the_cutoff() {
         let o = SqliteOutbox::open_in_memory().expect("open");
-        assert_eq!(o.next_due_at().expect("ok"), None);
-        assert!(o.due(t(0), 10).expect("ok").is_empty());
-        assert_eq!(o.pending_count().expect("ok"), 0);
+        let [delivered, dead, waiting] = [("delivered", 20), ("dead", 10), ("waiting", 0)]
+            .map(|(id, secs)| message(id, "http://a", secs));
+        for m in [&delivered, &dead, &waiting] {
+            o.enqueue(m).expect("enqueue");
+        }
+        o.mark_delivered(&delivered.key(), 1, at(61)).expect("mark_delivered");
+        o.mark_dead(&dead.key(), 1, "HTTP 400", at(62)).expect("mark_dead");
+        let ids = |o: &SqliteOutbox| {
+            let stored = o.messages().expect("messages");
+            stored.into_iter().map(|s| s.message.event_id).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&o), ["waiting", "dead", "delivered"], "oldest first");
+        assert_eq!(o.purge_finished_before(at(62)).expect("purge"), 1, "strictly before");
+        assert_eq!(ids(&o), ["waiting", "dead"]);
+        assert_eq!(o.purge_finished_before(at(1_000)).expect("purge"), 1, "never a pending one");
+        assert_eq!(ids(&o), ["waiting"]);
     }
 }
