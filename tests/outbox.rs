@@ -176,3 +176,84 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
     assert_eq!(receiver.requests().len(), 4);
     second.stop().await;
 }
+
+/// Runs the CLI in-process: (exit code, stdout, stderr).
+fn driftgauge(args: &[&str]) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = driftgauge_engine::cli::run(
+        std::iter::once("driftgauge").chain(args.iter().copied()),
+        &mut out,
+        &mut err,
+    );
+    (code, String::from_utf8(out).expect("utf-8"), String::from_utf8(err).expect("utf-8"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_up_triggers_are_listed_and_sent_again_with_their_original_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("driftgauge.db");
+    let db_arg = db.to_str().expect("utf-8 path");
+    // The receiver refuses every trigger (a 4xx is not retried), so all are given
+    // up, until it is fixed.
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let receiver = TestServer::start({
+        let fixed = Arc::clone(&fixed);
+        move |_| {
+            Reply::status(if fixed.load(std::sync::atomic::Ordering::SeqCst) { 200 } else { 400 })
+        }
+    })
+    .await;
+    let url = receiver.url("/hooks/retrain");
+    let decisions = decisions(&["fraud"]);
+    let store = open(&db);
+    let first = Engine::start(&url, Arc::clone(&store));
+    for decision in &decisions {
+        first.handle.submit(decision).await.expect("stored");
+    }
+    eventually(WAIT, || {
+        let given_up = statuses(&store);
+        (given_up.len() == 2 && given_up.iter().all(|(s, _)| *s == MessageStatus::Dead))
+            .then_some(())
+    })
+    .await;
+    first.stop().await;
+    let ids: Vec<String> =
+        store.messages().expect("read").into_iter().map(|m| m.message.event_id).collect();
+
+    let (code, listed, _) = driftgauge(&["outbox", "list", "--db", db_arg, "--format", "json"]);
+    assert_eq!(code, 0);
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|m| m["status"] == "dead" && m["last_error"].is_string()));
+    let (_, table, _) = driftgauge(&["outbox", "list", "--db", db_arg]);
+    assert!(
+        table.starts_with("ID ") && table.contains(&ids[0]) && table.contains("dead"),
+        "{table}"
+    );
+
+    let (code, _, err) = driftgauge(&["outbox", "retry", "--db", db_arg, "--id", "no-such-id"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no given-up trigger has event id no-such-id"), "{err}");
+    let (code, _, err) = driftgauge(&["outbox", "retry", "--db", db_arg, "--id", &ids[0]]);
+    assert_eq!((code, err.trim_end()), (0, format!("1 trigger(s) pending again in {db_arg}; the engine sends them at its next look at the outbox").as_str()));
+    let (code, _, _) = driftgauge(&["outbox", "retry", "--db", db_arg, "--all"]);
+    assert_eq!(code, 0);
+    assert!(
+        statuses(&store).iter().all(|(s, attempts)| *s == MessageStatus::Pending && *attempts == 0)
+    );
+
+    // The receiver is fixed; the next delivery loop sends both, each with its original id.
+    fixed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = receiver.requests().len();
+    let second = Engine::start(&url, Arc::clone(&store));
+    let received = receiver.wait_for(refused + 2, WAIT).await;
+    second.stop().await;
+    let mut sent: Vec<&str> =
+        received[refused..].iter().filter_map(|r| r.header("webhook-id")).collect();
+    sent.sort_unstable();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(sent, want);
+    assert!(statuses(&store).iter().all(|(s, _)| *s == MessageStatus::Delivered));
+}

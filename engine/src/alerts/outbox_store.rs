@@ -120,6 +120,27 @@ impl SqliteOutbox {
             .map_err(self.error("purge"))
     }
 
+    /// Makes given-up messages pending again, due at `now`: the one event
+    /// `event_id` (on every target that gave it up), or every given-up message
+    /// when `event_id` is `None`. Returns how many. Each starts a fresh run of
+    /// `max_attempts` with its original event id and body, so receivers that
+    /// saw an earlier attempt still deduplicate it; its last error is kept
+    /// until the next attempt replaces it. A running engine's delivery loop
+    /// finds them at its next look at the outbox.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the database fails.
+    pub fn retry_dead(&self, event_id: Option<&str>, now: DateTime<Utc>) -> Result<usize> {
+        self.conn()
+            .execute(
+                "UPDATE webhook_outbox
+                 SET status = 'pending', attempts = 0, next_attempt_ms = ?1, finished_at_ms = NULL
+                 WHERE status = 'dead' AND (?2 IS NULL OR event_id = ?2)",
+                rusqlite::params![now.timestamp_millis(), event_id],
+            )
+            .map_err(self.error("retry_dead"))
+    }
+
     /// Stores `messages` and runs `also` on the same connection in one
     /// transaction: all of it is committed, or none. Returns, per message,
     /// whether it was new (as [`OutboxStore::enqueue`]). The alert bridge
@@ -332,6 +353,51 @@ fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_makes_given_up_messages_pending_again_and_nothing_else() {
+        let store = SqliteOutbox::open_in_memory().expect("open");
+        let dead_a = message("a", "http://one", 1);
+        let dead_a2 = message("a", "http://two", 1);
+        let dead_b = message("b", "http://one", 2);
+        let delivered = message("c", "http://one", 3);
+        for m in [&dead_a, &dead_a2, &dead_b, &delivered] {
+            store.enqueue(m).expect("enqueue");
+        }
+        for m in [&dead_a, &dead_a2, &dead_b] {
+            store.mark_dead(&m.key(), 24, "503 Service Unavailable", at(10)).expect("dead");
+        }
+        store.mark_delivered(&delivered.key(), 1, at(10)).expect("delivered");
+
+        assert_eq!(store.retry_dead(Some("a"), at(20)).expect("retry"), 2);
+        assert_eq!(store.retry_dead(Some("nope"), at(20)).expect("retry"), 0);
+        let due = store.due(at(20), 10).expect("due");
+        assert_eq!(
+            due.iter().map(|m| m.target.as_str()).collect::<Vec<_>>(),
+            ["http://one", "http://two"]
+        );
+        assert!(
+            due.iter().all(|m| m.event_id == "a" && m.attempts == 0 && m.next_attempt_at == at(20))
+        );
+        assert_eq!(due[0].last_error.as_deref(), Some("503 Service Unavailable"));
+
+        assert_eq!(store.retry_dead(None, at(30)).expect("retry all"), 1);
+        let statuses: Vec<_> = store
+            .messages()
+            .expect("messages")
+            .into_iter()
+            .map(|m| (m.message.event_id, m.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("a".to_owned(), MessageStatus::Pending),
+                ("a".to_owned(), MessageStatus::Pending),
+                ("b".to_owned(), MessageStatus::Pending),
+                ("c".to_owned(), MessageStatus::Delivered),
+            ]
+        );
+    }
     use driftgauge_alerting::outbox::contract::{self, at, message};
 
     #[test]

@@ -11,13 +11,16 @@
 //! * [`check`]: `check` and `baseline fit`;
 //! * [`registry`]: `registry fit|list|show|activate|export|import|delete|audit`;
 //! * [`stream`]: `run` and `config check|defaults`, and the process's logging;
+//! * [`outbox`]: `outbox list|retry`, the webhook triggers that are pending or given up;
 //! * [`demo`]: `demo`, the engine on an in-process Kafka cluster with a drifting stream.
 
 pub mod check;
 pub mod demo;
 pub mod exit;
+pub mod outbox;
 pub mod registry;
 pub mod stream;
+mod table;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,6 +56,8 @@ enum Command {
     /// Check a streaming configuration file, or print the defaults.
     #[command(subcommand)]
     Config(stream::ConfigCommand),
+    /// The webhook outbox: list pending and given-up triggers, send given-up ones again.
+    Outbox(outbox::OutboxArgs),
 }
 
 /// Runs the command line `args` (program name first), writing results to
@@ -82,6 +87,7 @@ where
         Command::Run(args) => stream::run(args, err),
         Command::Demo(args) => stream::demo(args, out),
         Command::Config(command) => stream::config(command, out, err),
+        Command::Outbox(args) => outbox::run(args, out, err),
     };
     result.unwrap_or_else(|error| {
         writeln!(err, "error: {error:#}").ok();

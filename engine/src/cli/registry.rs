@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::check::ProfileArgs;
 use super::exit::EXIT_OK;
+use super::table::write_table;
 use crate::batch::check::{self, CheckOptions};
 use crate::batch::input::{Format, Table};
 use crate::registry::{Export, Registry, VersionSummary};
@@ -398,29 +399,6 @@ fn run_list(
         })
         .collect();
     write_table(out, ["MODEL", "VERSION", "CREATED", "ROWS", "COLUMNS", "ACTIVE"], &rows)?;
-    Ok(())
-}
-
-fn write_table<const N: usize>(
-    out: &mut dyn Write,
-    header: [&str; N],
-    rows: &[[String; N]],
-) -> std::io::Result<()> {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; N]| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    out.write_all(line(header).as_bytes())?;
-    for row in rows {
-        out.write_all(line(row.each_ref().map(String::as_str)).as_bytes())?;
-    }
     Ok(())
 }
 
