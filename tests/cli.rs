@@ -440,3 +440,46 @@ fn model_quality_and_fairness_are_reported_with_label_and_prediction() {
     assert_eq!(run.code, EXIT_ERROR);
     assert!(run.stderr.contains("column `missing` not found"), "{}", run.stderr);
 }
+
+/// One column of one type, as a batch.
+fn single(name: &str, array: ArrayRef) -> RecordBatch {
+    let schema = Schema::new(vec![Field::new(name, array.data_type().clone(), true)]);
+    RecordBatch::try_new(Arc::new(schema), vec![array]).unwrap()
+}
+
+fn check_json(files: &Files, reference: &str, current: &str, extra: &[&str]) -> (u8, Value) {
+    let (reference, current) = (files.path(reference), files.path(current));
+    let mut args = vec!["check", "--reference", &reference, "--current", &current];
+    args.extend_from_slice(&["--format", "json"]);
+    args.extend_from_slice(extra);
+    let run = driftgauge(&args);
+    assert!(run.code != EXIT_ERROR, "{}", run.stderr);
+    (run.code, serde_json::from_str(&run.stdout).unwrap())
+}
+
+#[test]
+fn infinite_statistics_are_written_as_infinity_not_null() {
+    let files = Files::new();
+    let write = |name: &str, values: &[&str]| {
+        let array: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+        write_parquet(Path::new(&files.path(name)), &single("c", array));
+    };
+    write("ref.parquet", &["a", "a", "b"]);
+    write("cur.parquet", &["a", "b", "z"]);
+    let (_, report) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    // A bin the reference never saw makes the goodness of fit infinite.
+    let gof = &report["columns"][0]["chi_square"];
+    assert_eq!(gof["statistic"], "Infinity");
+    assert_eq!(gof["p_value"], 0.0);
+
+    // A baseline whose moments overflow is written and read back.
+    let huge: ArrayRef = Arc::new(Float64Array::from(vec![1.7e308, 1.7e308, 1.0]));
+    write_parquet(Path::new(&files.path("huge.parquet")), &single("x", huge));
+    let (huge, baseline) = (files.path("huge.parquet"), files.path("huge.json"));
+    let fit = driftgauge(&["baseline", "fit", "--input", &huge, "--out", &baseline]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    assert!(!text.contains(": null"), "{text}");
+    let check = driftgauge(&["check", "--baseline", &baseline, "--current", &huge]);
+    assert_eq!(check.code, EXIT_OK, "{}", check.stderr);
+}

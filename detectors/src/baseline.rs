@@ -218,16 +218,24 @@ impl MissingCounts {
 }
 
 /// Summary of the finite reference values.
+///
+/// The mean and std of finite values can still overflow to `±inf` (values
+/// near `f64::MAX`); they are written to JSON as `"Infinity"` and read back
+/// ([`crate::json`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     /// Smallest finite value.
+    #[serde(with = "crate::json::float")]
     pub min: f64,
     /// Largest finite value.
+    #[serde(with = "crate::json::float")]
     pub max: f64,
     /// Mean.
+    #[serde(with = "crate::json::float")]
     pub mean: f64,
     /// Population standard deviation (ddof 0, as `np.std`).
+    #[serde(with = "crate::json::float")]
     pub std: f64,
 }
 
@@ -516,6 +524,32 @@ mod tests {
         let kept: Vec<_> = p.categories.iter().map(|c| (c.name.as_str(), c.count)).collect();
         assert_eq!(kept, vec![("a", 1), ("b", 3)]);
         assert_eq!((p.other, p.other_categories, p.null, p.non_null()), (2, 2, 1, 6));
+    }
+
+    #[test]
+    fn overflowing_moments_round_trip_through_json() {
+        // The mean of finite values near f64::MAX overflows.
+        let p = numeric(vec![Some(1.7e308), Some(1.7e308), Some(1.0)], &ProfileOptions::default());
+        let range = p.range.unwrap();
+        assert!(!range.mean.is_finite() && !range.std.is_finite(), "{range:?}");
+        let profile = Profile {
+            format_version: FORMAT_VERSION,
+            rows: 3,
+            options: ProfileOptions::default(),
+            columns: vec![ColumnProfile { name: "x".into(), stats: ColumnStats::Numeric(p) }],
+        };
+        let json = serde_json::to_string(&profile).unwrap();
+        assert!(!json.contains(":null"), "{json}");
+        let back: Profile = serde_json::from_str(&json).unwrap();
+        // Debug, because NaN != NaN.
+        assert_eq!(format!("{back:?}"), format!("{profile:?}"));
+        back.validate().unwrap();
+        for (x, text) in [(f64::INFINITY, "\"Infinity\""), (f64::NEG_INFINITY, "\"-Infinity\"")] {
+            let range = Range { min: 0.0, max: 1.0, mean: x, std: x };
+            let json = serde_json::to_string(&range).unwrap();
+            assert!(json.contains(&format!("\"mean\":{text}")), "{json}");
+            assert_eq!(serde_json::from_str::<Range>(&json).unwrap(), range);
+        }
     }
 
     #[test]

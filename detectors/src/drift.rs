@@ -961,6 +961,7 @@ pub struct KsReport {
     #[serde(flatten)]
     pub test: KsTest,
     /// The p-value with `method = asymp`, for comparison across sample sizes.
+    #[serde(with = "crate::json::float")]
     pub p_value_asymp: f64,
     /// Whether the reference sample was exact (else the statistic carries the
     /// compression error stated in [`crate::sample`]).
@@ -968,7 +969,7 @@ pub struct KsReport {
     /// Present when the current window was counted on the grid (it held more
     /// than [`WindowOptions::exact_cap`] values): the exact statistic lies in
     /// `[statistic, statistic + statistic_error_bound]` (see [`crate::grid`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::json::option_float")]
     pub statistic_error_bound: Option<f64>,
 }
 
@@ -976,8 +977,10 @@ pub struct KsReport {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ContingencyTest {
     /// The chi-square statistic.
+    #[serde(with = "crate::json::float")]
     pub statistic: f64,
     /// Its p-value.
+    #[serde(with = "crate::json::float")]
     pub p_value: f64,
     /// Degrees of freedom (non-empty bins − 1).
     pub dof: usize,
@@ -989,6 +992,7 @@ pub struct Decision {
     /// The deciding statistic.
     pub test: DriftTest,
     /// Its value; absent when it could not be computed (e.g. an empty window).
+    #[serde(default, with = "crate::json::option_float")]
     pub score: Option<f64>,
     /// The threshold it was compared with.
     pub threshold: f64,
@@ -1016,16 +1020,22 @@ pub struct ColumnDrift {
     /// Data quality of the current window.
     pub data_quality: DataQuality,
     /// Population stability index.
+    #[serde(default, with = "crate::json::option_float")]
     pub psi: Option<f64>,
     /// `KL(reference ‖ current)`, nats.
+    #[serde(default, with = "crate::json::option_float")]
     pub kl_reference_current: Option<f64>,
     /// `KL(current ‖ reference)`, nats.
+    #[serde(default, with = "crate::json::option_float")]
     pub kl_current_reference: Option<f64>,
     /// Jensen-Shannon distance, base e.
+    #[serde(default, with = "crate::json::option_float")]
     pub jensen_shannon: Option<f64>,
     /// Jensen-Shannon distance, base 2.
+    #[serde(default, with = "crate::json::option_float")]
     pub jensen_shannon_base2: Option<f64>,
     /// Hellinger distance.
+    #[serde(default, with = "crate::json::option_float")]
     pub hellinger: Option<f64>,
     /// Chi-square goodness of fit of current counts to scaled reference counts.
     pub chi_square: Option<TestResult>,
@@ -1034,13 +1044,15 @@ pub struct ColumnDrift {
     /// Two-sample KS test (numeric).
     pub ks: Option<KsReport>,
     /// Wasserstein-1 distance (numeric), in the column's units.
+    #[serde(default, with = "crate::json::option_float")]
     pub wasserstein: Option<f64>,
     /// Wasserstein-1 over `max(reference std, 0.001)` (numeric).
+    #[serde(default, with = "crate::json::option_float")]
     pub wasserstein_normed: Option<f64>,
     /// Present when the current window was counted on the grid: the largest
     /// difference between `wasserstein` and the exact distance, in the
     /// column's units (see [`crate::grid`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::json::option_float")]
     pub wasserstein_error_bound: Option<f64>,
     /// Two-proportion Z-test (categorical).
     pub z: Option<TestResult>,
@@ -1423,6 +1435,17 @@ mod tests {
         // At the cap, an exact window is within the bound too.
         let at_cap = window(&p, &WindowOptions::default(), &rng.array(10_000, Rng::normal));
         assert!(at_cap.is_exact() && at_cap.state_bytes() <= bound, "{}", at_cap.state_bytes());
+    }
+
+    #[test]
+    fn infinite_statistics_survive_json() {
+        let p = profile(ColumnKind::Categorical, &StringArray::from(vec!["a", "a", "b"]));
+        let report = one_pass(&p, &StringArray::from(vec!["a", "c"]));
+        assert_eq!(report.chi_square.unwrap().statistic, f64::INFINITY);
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains(r#""chi_square":{"statistic":"Infinity","p_value":0.0}"#), "{json}");
+        let back: ColumnDrift = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
     }
 
     fn value_strategy() -> impl Strategy<Value = Option<f64>> {

@@ -198,6 +198,7 @@ pub struct ColumnDrift {
     /// The test that decided.
     pub test: EvidentlyTest,
     /// Its score: a p-value or a distance (see [`EvidentlyTest`]).
+    #[serde(with = "crate::json::float")]
     pub score: f64,
     /// The threshold it was compared with.
     pub threshold: f64,

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::ProfileOptions;
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
+use driftgauge_detectors::json::NonFinite;
 use driftgauge_detectors::ks::KsMethod;
 use driftgauge_detectors::quality::BinaryClassificationConfig;
 
@@ -323,7 +324,8 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let text = match args.format {
         Output::Table => render::table(&report),
-        Output::Json => serde_json::to_string_pretty(&report)? + "\n",
+        // Non-finite statistics as "Infinity", "-Infinity" and "NaN", not null.
+        Output::Json => serde_json::to_string_pretty(&NonFinite(&report))? + "\n",
     };
     out.write_all(text.as_bytes())?;
     Ok(if report.dataset.drifted { EXIT_DRIFT } else { EXIT_OK })
@@ -333,7 +335,7 @@ fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
     let options = args.profile.options();
     let table = Table::read(&args.input, args.input_format)?;
     let profile = check::fit_baseline(&table, &options)?;
-    let json = serde_json::to_string_pretty(&profile)?;
+    let json = serde_json::to_string_pretty(&NonFinite(&profile))?;
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("{}: cannot write", args.out.display()))?;
     writeln!(

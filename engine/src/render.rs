@@ -196,6 +196,7 @@ fn number(value: Option<f64>) -> String {
     match value {
         None => "-".into(),
         Some(x) if x.is_nan() => "NaN".into(),
+        Some(x) if x.is_infinite() => if x > 0.0 { "inf" } else { "-inf" }.into(),
         Some(x) if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) => format!("{x:.3e}"),
         Some(x) => format!("{x:.4}"),
     }
@@ -215,6 +216,7 @@ mod tests {
         assert_eq!(number(Some(0.0)), "0.0000");
         assert_eq!(number(Some(0.12345)), "0.1235");
         assert_eq!(number(Some(2.5e-7)), "2.500e-7");
+        assert_eq!(number(Some(f64::INFINITY)), "inf");
         assert_eq!(percent(Some(0.5)), "50.00%");
     }
 
