@@ -483,3 +483,33 @@ fn infinite_statistics_are_written_as_infinity_not_null() {
     let check = driftgauge(&["check", "--baseline", &baseline, "--current", &huge]);
     assert_eq!(check.code, EXIT_OK, "{}", check.stderr);
 }
+
+#[test]
+fn integer_codes_declared_categorical_sort_as_numbers() {
+    let files = Files::new();
+    let codes = |counts: [(i64, usize); 3]| -> ArrayRef {
+        Arc::new(
+            counts
+                .iter()
+                .flat_map(|&(code, n)| std::iter::repeat_n(Some(code), n))
+                .collect::<Int64Array>(),
+        )
+    };
+    let reference = single("code", codes([(2, 40), (3, 30), (10, 30)]));
+    let current = single("code", codes([(2, 20), (3, 30), (10, 50)]));
+    write_parquet(Path::new(&files.path("ref.parquet")), &reference);
+    write_parquet(Path::new(&files.path("cur.parquet")), &current);
+    let extra = ["--categorical", "code"];
+    let (_, report) = check_json(&files, "ref.parquet", "cur.parquet", &extra);
+    let column = &report["columns"][0];
+    assert_eq!(column["categories"], serde_json::json!(["2", "3", "10"]));
+    // numpy/scipy: the share of values other than 2, p1 = 0.6 and p2 = 0.8:
+    // z = -3.086066999241839, 2 * norm.sf(|z|) = 0.0020282311484520745
+    let z = column["z"]["statistic"].as_f64().unwrap();
+    assert!((z - -3.086066999241839).abs() < 1e-12, "{z}");
+    // Text order would have put "10" first: the share other than 10, z = +2.886...
+    assert_eq!(
+        column["z"]["p_value"].as_f64().map(|p| (p - 0.0020282311484520745).abs() < 1e-12),
+        Some(true)
+    );
+}

@@ -55,7 +55,8 @@
 //! * **Bins.** Numeric columns use the profile's decile edges with open outer
 //!   bins, so current values outside the reference range land in the outer
 //!   bins (and are also counted as out of range). Categorical columns use the
-//!   sorted union of reference and current categories; when the profile folded
+//!   sorted union of reference and current categories (integer codes sorted
+//!   as numbers, [`column::compare_categories`]); when the profile folded
 //!   rare categories into `other`, categories it does not list share that bin.
 //! * **Missing values.** Nulls, NaN and ±inf are counted and reported, and left
 //!   out of every bin and sample: proportions are over the non-missing values.
@@ -823,17 +824,24 @@ impl CategoricalAccumulator {
     ) -> ColumnDrift {
         let unseen_rows: u64 = self.unseen.values().sum();
         let rows = self.counts.iter().sum::<u64>() + unseen_rows + self.null;
+        let order = |a: &str, b: &str| column::compare_categories(a, b, profile.integer);
+        // The map keeps text order; integer codes are listed and binned as numbers.
+        let mut unseen_sorted: Vec<(&str, u64)> =
+            self.unseen.iter().map(|(name, &rows)| (name.as_str(), rows)).collect();
+        if profile.integer {
+            unseen_sorted.sort_unstable_by(|a, b| order(a.0, b.0));
+        }
         // Bins: the sorted union of categories. A truncated profile cannot tell
         // an unseen category from a folded one, so those share the `other` bin.
         let mut bins: Vec<(&str, u64, u64)> = Vec::new();
         let truncated = profile.other > 0 || profile.other_categories > 0;
-        let mut unseen = self.unseen.iter().peekable();
+        let mut unseen = unseen_sorted.iter().copied().peekable();
         for (category, &current) in profile.categories.iter().zip(&self.counts) {
             if !truncated {
-                while let Some((extra, &rows)) =
-                    unseen.next_if(|(extra, _)| extra.as_str() < category.name.as_str())
+                while let Some((extra, rows)) =
+                    unseen.next_if(|(extra, _)| order(extra, &category.name).is_lt())
                 {
-                    bins.push((extra.as_str(), 0, rows));
+                    bins.push((extra, 0, rows));
                 }
             }
             bins.push((category.name.as_str(), category.count, current));
@@ -841,7 +849,7 @@ impl CategoricalAccumulator {
         if truncated {
             bins.push(("(other)", profile.other, unseen_rows));
         } else {
-            bins.extend(unseen.map(|(extra, &rows)| (extra.as_str(), 0, rows)));
+            bins.extend(unseen.map(|(extra, rows)| (extra, 0, rows)));
         }
         let reference_counts: Vec<u64> = bins.iter().map(|b| b.1).collect();
         let current_counts: Vec<u64> = bins.iter().map(|b| b.2).collect();
@@ -858,8 +866,11 @@ impl CategoricalAccumulator {
         let missing = MissingCounts { null: self.null, ..MissingCounts::default() };
         let unseen_share_rows = (!truncated).then_some(unseen_rows);
         report.data_quality = DataQuality::new(rows, missing, Some(0), unseen_share_rows);
-        report.data_quality.unseen_categories =
-            self.unseen.keys().take(MAX_LISTED_UNSEEN).cloned().collect();
+        report.data_quality.unseen_categories = unseen_sorted
+            .iter()
+            .take(MAX_LISTED_UNSEEN)
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
 
         let (n_ref, n_cur) =
             (reference_counts.iter().sum::<u64>(), current_counts.iter().sum::<u64>());
@@ -930,7 +941,7 @@ pub struct DataQuality {
     /// Share of rows whose category the reference never had; absent when the
     /// profile folded rare categories and cannot tell. Always 0 for numeric columns.
     pub unseen_share: Option<f64>,
-    /// Up to 20 of the unseen categories, sorted.
+    /// Up to 20 of the unseen categories, in category order.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub unseen_categories: Vec<String>,
 }
@@ -1151,7 +1162,7 @@ impl DatasetDrift {
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::{ArrayRef, Float64Array, Int32Array, StringArray};
+    use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
     use proptest::prelude::*;
 
     use super::*;
@@ -1435,6 +1446,38 @@ mod tests {
         // At the cap, an exact window is within the bound too.
         let at_cap = window(&p, &WindowOptions::default(), &rng.array(10_000, Rng::normal));
         assert!(at_cap.is_exact() && at_cap.state_bytes() <= bound, "{}", at_cap.state_bytes());
+    }
+
+    fn fitted(
+        kind: ColumnKind,
+        integer: bool,
+        array: &dyn Array,
+        options: &ProfileOptions,
+    ) -> ColumnProfile {
+        let mut builder = ColumnProfileBuilder::new(kind, integer);
+        builder.update("c", array).unwrap();
+        builder.finish("c", options)
+    }
+
+    #[test]
+    fn integer_codes_are_binned_in_numeric_order() {
+        let codes = |counts: &[(i64, usize)]| -> Int64Array {
+            counts.iter().flat_map(|&(code, n)| std::iter::repeat_n(Some(code), n)).collect()
+        };
+        let reference = codes(&[(2, 40), (3, 30), (10, 30)]);
+        let p = fitted(ColumnKind::Categorical, true, &reference, &ProfileOptions::default());
+        let report = one_pass(&p, &codes(&[(2, 20), (3, 30), (10, 50)]));
+        assert_eq!(report.categories.as_deref().unwrap(), ["2", "3", "10"]);
+        // Share other than 2 (numpy's first): p1 = 0.6, p2 = 0.8. scipy:
+        // z = -3.086066999241839, 2 * norm.sf(|z|) = 0.0020282311484520745
+        let z = report.z.unwrap();
+        assert!((z.statistic - -3.086066999241839).abs() < 1e-12, "{z:?}");
+        assert!((z.p_value - 0.0020282311484520745).abs() < 1e-12, "{z:?}");
+        // Unseen codes are merged into the bins in numeric order too.
+        let report = one_pass(&p, &codes(&[(100, 1), (7, 2), (2, 1), (-4, 1)]));
+        assert_eq!(report.categories.as_deref().unwrap(), ["-4", "2", "3", "7", "10", "100"]);
+        assert_eq!(report.current_counts, vec![1, 1, 0, 2, 0, 1]);
+        assert_eq!(report.data_quality.unseen_categories, vec!["-4", "7", "100"]);
     }
 
     #[test]

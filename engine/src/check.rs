@@ -388,7 +388,7 @@ fn sample(table: &Table, name: &str, kind: ColumnKind) -> Result<ColumnSample, C
                 })
                 .map_err(column_error)?;
             }
-            Ok(ColumnSample::Categorical { values })
+            Ok(ColumnSample::Categorical { values, integer: column::is_integer(data_type) })
         }
     }
 }
