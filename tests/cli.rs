@@ -513,3 +513,97 @@ fn integer_codes_declared_categorical_sort_as_numbers() {
         Some(true)
     );
 }
+
+#[test]
+fn check_reference_bins_every_category_at_any_cardinality() {
+    let files = Files::new();
+    // 1,001 categories, each five times, and the same file as current: the
+    // stored-baseline default of 1,000 categories no longer applies.
+    let names: StringArray = (0..5005).map(|i| Some(format!("c{:04}", i % 1001))).collect();
+    write_parquet(Path::new(&files.path("same.parquet")), &single("city", Arc::new(names)));
+    let (code, report) = check_json(&files, "same.parquet", "same.parquet", &[]);
+    let city = &report["columns"][0];
+    assert_eq!(code, EXIT_OK);
+    assert_eq!(city["categories"].as_array().unwrap().len(), 1001);
+    assert_eq!(city["data_quality"]["unseen_share"], 0.0);
+    assert!(city["data_quality"].get("unseen_categories").is_none(), "{}", city["data_quality"]);
+    assert!(city.get("approximate").is_none());
+    assert_eq!(city["psi"], 0.0);
+
+    // 5,000 reference categories; a fifth of the current rows in new ones.
+    let reference: StringArray = (0..20_000).map(|i| Some(format!("c{:05}", i % 5000))).collect();
+    let current: StringArray = (0..10_000)
+        .map(|i| {
+            Some(if i % 5 == 0 { format!("new{}", i % 10) } else { format!("c{:05}", i % 5000) })
+        })
+        .collect();
+    write_parquet(Path::new(&files.path("ref.parquet")), &single("city", Arc::new(reference)));
+    write_parquet(Path::new(&files.path("cur.parquet")), &single("city", Arc::new(current)));
+    let (code, report) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    let city = &report["columns"][0];
+    assert_eq!(code, EXIT_DRIFT, "{}", city["psi"]);
+    assert_eq!(city["data_quality"]["unseen_share"], 0.2);
+    assert_eq!(city["categories"].as_array().unwrap().len(), 5002);
+    assert!(city["psi"].as_f64().unwrap() > 1.0, "{}", city["psi"]);
+}
+
+#[test]
+fn check_reference_keeps_every_value_beyond_the_stored_sample() {
+    use driftgauge_detectors::sample::{SortedSample, ks_statistic, wasserstein};
+    let files = Files::new();
+    let x = |i: usize, shift: f64| ((i as f64 * 0.618_033_988_75).fract() - 0.5).powi(3) + shift;
+    let reference: Vec<f64> = (0..150_000).map(|i| x(i, 0.0)).collect();
+    let current: Vec<f64> = (0..120_000).map(|i| x(i * 7 + 3, 0.001)).collect();
+    let write = |name: &str, values: &[f64]| {
+        let array: ArrayRef = Arc::new(Float64Array::from(values.to_vec()));
+        write_parquet(Path::new(&files.path(name)), &single("x", array));
+    };
+    write("ref.parquet", &reference);
+    write("cur.parquet", &current);
+    let (_, report) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    let column = &report["columns"][0];
+    let (reference, current) = (SortedSample::exact(reference), SortedSample::exact(current));
+    let d = ks_statistic(reference.values(), current.values());
+    let w = wasserstein(reference.values(), current.values());
+    assert_eq!(column["ks"]["reference_exact"], true);
+    assert_eq!(column["ks"]["statistic"].as_f64(), Some(d));
+    assert_eq!(column["wasserstein"].as_f64(), Some(w));
+    assert!(column.get("approximate").is_none());
+}
+
+#[test]
+fn a_stored_baseline_that_folded_categories_says_so() {
+    let files = Files::new();
+    let names = |n: usize, shift: usize| -> ArrayRef {
+        Arc::new(
+            (0..n).map(|i| Some(format!("c{:02}", (i * 7 + shift) % 30))).collect::<StringArray>(),
+        )
+    };
+    write_parquet(Path::new(&files.path("ref.parquet")), &single("city", names(3000, 0)));
+    write_parquet(Path::new(&files.path("cur.parquet")), &single("city", names(1000, 3)));
+    let (reference, baseline) = (files.path("ref.parquet"), files.path("baseline.json"));
+    let fit = driftgauge(&[
+        "baseline", "fit", "--input", &reference, "--out", &baseline, "--top-k", "10",
+    ]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let current = files.path("cur.parquet");
+    let table = driftgauge(&["check", "--baseline", &baseline, "--current", &current]);
+    assert!(table.stdout.contains("approximate comparisons"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("city: the baseline lists 10 categories and folded 20 more"),
+        "{}",
+        table.stdout
+    );
+    let json =
+        driftgauge(&["check", "--baseline", &baseline, "--current", &current, "--format", "json"]);
+    let column = &serde_json::from_str::<Value>(&json.stdout).unwrap()["columns"][0];
+    assert_eq!(column["approximate"]["reason"], "folded_categories");
+    assert_eq!(column["approximate"]["kept"], 10);
+    assert_eq!(column["approximate"]["reference_categories"], 20);
+    assert_eq!(column["data_quality"]["unseen_share"], Value::Null);
+    assert!(column["data_quality"].get("unseen_categories").is_none());
+    // The same comparison from the file is exact.
+    let (_, exact) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    assert!(exact["columns"][0].get("approximate").is_none());
+    assert_eq!(exact["columns"][0]["categories"].as_array().unwrap().len(), 30);
+}

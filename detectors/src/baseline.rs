@@ -16,6 +16,12 @@
 //!   are sorted by name, or as numbers for integer codes
 //!   ([`crate::column::compare_categories`]).
 //!
+//! A profile fitted with [`ProfileOptions::exact`] keeps every category and
+//! every finite value: `driftgauge check --reference` fits one so that its
+//! comparison is exact at any size and cardinality. A stored baseline keeps
+//! at most `top_k` categories and `max_sample` points, and every report
+//! against it says where it is approximate ([`crate::drift::Approximation`]).
+//!
 //! Profiles serialise to JSON through serde and carry [`FORMAT_VERSION`]; a
 //! reader checks it with [`check_format_version`] before trusting the rest.
 
@@ -65,6 +71,14 @@ impl Default for ProfileOptions {
 }
 
 impl ProfileOptions {
+    /// These options without the limits of a stored baseline: every category
+    /// is kept by name and every finite value in the sample, so comparisons
+    /// against the profile are exact. For a profile that lives only as long
+    /// as the comparison, as in `driftgauge check --reference`.
+    pub fn exact(self) -> Self {
+        Self { max_sample: usize::MAX, top_k: usize::MAX, ..self }
+    }
+
     /// Rejects settings that cannot produce a profile.
     ///
     /// # Errors
@@ -307,6 +321,12 @@ impl CategoricalProfile {
     /// Rows with a category (kept or other).
     pub fn non_null(&self) -> u64 {
         self.categories.iter().map(|c| c.count).sum::<u64>() + self.other
+    }
+
+    /// Whether categories were folded into `other`: comparisons against the
+    /// profile then pool every category it does not list.
+    pub fn is_folded(&self) -> bool {
+        self.other > 0 || self.other_categories > 0
     }
 }
 
@@ -577,6 +597,21 @@ mod tests {
             ColumnStats::Categorical(p) => p,
             ColumnStats::Numeric(_) => unreachable!(),
         }
+    }
+
+    #[test]
+    fn exact_options_keep_every_category_and_every_value() {
+        let names: StringArray = (0..2500).map(|i| Some(format!("c{}", i % 1001))).collect();
+        let stored = categorical(&names, false, &ProfileOptions::default());
+        assert_eq!((stored.categories.len(), stored.other_categories), (1000, 1));
+        assert!(stored.is_folded());
+        let exact = categorical(&names, false, &ProfileOptions::default().exact());
+        assert_eq!((exact.categories.len(), exact.other, exact.is_folded()), (1001, 0, false));
+
+        let values = (0..150_000).map(|i| Some(f64::from(i % 7919))).collect();
+        let p = numeric(values, &ProfileOptions::default().exact());
+        assert!(p.sample.is_exact());
+        assert_eq!(p.sample.values().len(), 150_000);
     }
 
     #[test]

@@ -56,8 +56,17 @@
 //!   bins, so current values outside the reference range land in the outer
 //!   bins (and are also counted as out of range). Categorical columns use the
 //!   sorted union of reference and current categories (integer codes sorted
-//!   as numbers, [`column::compare_categories`]); when the profile folded
-//!   rare categories into `other`, categories it does not list share that bin.
+//!   as numbers, [`column::compare_categories`]).
+//! * **Folded baselines.** A stored profile that kept only its `top_k` most
+//!   frequent categories cannot tell a category it folded into `other` from
+//!   one it never saw. Every current category it does not list is therefore
+//!   counted in one `(other)` bin, compared with the reference's `other`
+//!   rows; no category is reported unseen (`unseen_share` is absent), the
+//!   Z-test is not computed (the first category of the union is unknown), and
+//!   the report carries [`Approximation::FoldedCategories`]. A profile whose
+//!   numeric sample was compressed gives KS and Wasserstein within the bounds
+//!   of [`Approximation::CompressedReference`]. Profiles fitted with
+//!   [`crate::baseline::ProfileOptions::exact`] are never approximate.
 //! * **Missing values.** Nulls, NaN and ±inf are counted and reported, and left
 //!   out of every bin and sample: proportions are over the non-missing values.
 //! * **Smoothing.** PSI and KL replace empty-bin proportions by
@@ -653,6 +662,16 @@ impl NumericAccumulator {
 
         let reference = &profile.sample;
         let std = profile.range.map_or(0.0, |r| r.std);
+        if let (false, Some(range)) = (reference.is_exact(), profile.range) {
+            let (points, count) = (reference.values().len() as u64, reference.count());
+            let ks_bound = 1.0 / points as f64 + 1.0 / count as f64;
+            report.approximate = Some(Approximation::CompressedReference {
+                points,
+                count,
+                ks_statistic_error_bound: ks_bound,
+                wasserstein_error_bound: (range.max - range.min) * ks_bound,
+            });
+        }
         match (&self.values, &self.grid) {
             (Values::Exact(values), _) if !reference.is_empty() && !values.is_empty() => {
                 // One sorted copy serves KS and Wasserstein.
@@ -831,13 +850,14 @@ impl CategoricalAccumulator {
         if profile.integer {
             unseen_sorted.sort_unstable_by(|a, b| order(a.0, b.0));
         }
-        // Bins: the sorted union of categories. A truncated profile cannot tell
-        // an unseen category from a folded one, so those share the `other` bin.
+        // Bins: the sorted union of categories. A folded profile cannot tell
+        // an unseen category from a folded one, so those share the `other` bin
+        // (module docs).
         let mut bins: Vec<(&str, u64, u64)> = Vec::new();
-        let truncated = profile.other > 0 || profile.other_categories > 0;
+        let folded = profile.is_folded();
         let mut unseen = unseen_sorted.iter().copied().peekable();
         for (category, &current) in profile.categories.iter().zip(&self.counts) {
-            if !truncated {
+            if !folded {
                 while let Some((extra, rows)) =
                     unseen.next_if(|(extra, _)| order(extra, &category.name).is_lt())
                 {
@@ -846,7 +866,7 @@ impl CategoricalAccumulator {
             }
             bins.push((category.name.as_str(), category.count, current));
         }
-        if truncated {
+        if folded {
             bins.push(("(other)", profile.other, unseen_rows));
         } else {
             bins.extend(unseen.map(|(extra, rows)| (extra, 0, rows)));
@@ -864,17 +884,29 @@ impl CategoricalAccumulator {
         report.reference_rows = profile.non_null() + profile.null;
         report.categories = Some(bins.iter().map(|b| b.0.to_owned()).collect());
         let missing = MissingCounts { null: self.null, ..MissingCounts::default() };
-        let unseen_share_rows = (!truncated).then_some(unseen_rows);
+        let unseen_share_rows = (!folded).then_some(unseen_rows);
         report.data_quality = DataQuality::new(rows, missing, Some(0), unseen_share_rows);
-        report.data_quality.unseen_categories = unseen_sorted
-            .iter()
-            .take(MAX_LISTED_UNSEEN)
-            .map(|(name, _)| (*name).to_owned())
-            .collect();
+        if folded {
+            // The current categories the profile does not list may be ones it
+            // folded: none is called unseen, the report says what was pooled.
+            report.approximate = Some(Approximation::FoldedCategories {
+                kept: profile.categories.len() as u64,
+                reference_categories: profile.other_categories,
+                reference_rows: profile.other,
+                current_categories: self.unseen.len() as u64,
+                current_rows: unseen_rows,
+            });
+        } else {
+            report.data_quality.unseen_categories = unseen_sorted
+                .iter()
+                .take(MAX_LISTED_UNSEEN)
+                .map(|(name, _)| (*name).to_owned())
+                .collect();
+        }
 
         let (n_ref, n_cur) =
             (reference_counts.iter().sum::<u64>(), current_counts.iter().sum::<u64>());
-        if n_ref > 0 && n_cur > 0 && !truncated {
+        if n_ref > 0 && n_cur > 0 && !folded {
             report.z = Some(divergence::two_proportion_z(
                 n_ref - reference_counts[0],
                 n_ref,
@@ -941,7 +973,8 @@ pub struct DataQuality {
     /// Share of rows whose category the reference never had; absent when the
     /// profile folded rare categories and cannot tell. Always 0 for numeric columns.
     pub unseen_share: Option<f64>,
-    /// Up to 20 of the unseen categories, in category order.
+    /// Up to 20 of the unseen categories, in category order; none when the
+    /// profile folded rare categories.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub unseen_categories: Vec<String>,
 }
@@ -1067,8 +1100,50 @@ pub struct ColumnDrift {
     pub wasserstein_error_bound: Option<f64>,
     /// Two-proportion Z-test (categorical).
     pub z: Option<TestResult>,
+    /// Present when the comparison is not exact because the baseline kept
+    /// only part of the reference: what was approximated and the bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximate: Option<Approximation>,
     /// The drift decision.
     pub decision: Decision,
+}
+
+/// Why a comparison against a stored baseline is approximate (see the module
+/// docs), with the figures a reader needs to judge it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Approximation {
+    /// The baseline kept only its most frequent categories: every current
+    /// category it does not list is counted in one `(other)` bin against the
+    /// reference rows it folded.
+    FoldedCategories {
+        /// Categories the baseline lists by name.
+        kept: u64,
+        /// Reference categories folded into `(other)`.
+        reference_categories: u64,
+        /// Reference rows in them.
+        reference_rows: u64,
+        /// Current categories the baseline does not list (folded or new:
+        /// the baseline cannot tell).
+        current_categories: u64,
+        /// Current rows in them.
+        current_rows: u64,
+    },
+    /// The baseline kept `points` quantile points of `count` finite values
+    /// (see [`crate::sample`]).
+    CompressedReference {
+        /// Points kept.
+        points: u64,
+        /// Finite reference values they stand for.
+        count: u64,
+        /// The KS statistic is within this of the exact one: `1/points + 1/count`.
+        #[serde(with = "crate::json::float")]
+        ks_statistic_error_bound: f64,
+        /// Wasserstein-1 is within this of the exact one, in the column's
+        /// units: `(max − min)` of the reference times the KS bound.
+        #[serde(with = "crate::json::float")]
+        wasserstein_error_bound: f64,
+    },
 }
 
 impl ColumnDrift {
@@ -1094,6 +1169,7 @@ impl ColumnDrift {
             wasserstein_normed: None,
             wasserstein_error_bound: None,
             z: None,
+            approximate: None,
             decision: Decision {
                 test: DriftTest::Psi,
                 score: None,
@@ -1460,6 +1536,37 @@ mod tests {
     }
 
     #[test]
+    fn a_folded_profile_never_calls_a_folded_category_unseen() {
+        // 1,001 categories seen five times each; the stored default keeps 1,000.
+        let names: StringArray = (0..5005).map(|i| Some(format!("c{:04}", i % 1001))).collect();
+        let stored = fitted(ColumnKind::Categorical, false, &names, &ProfileOptions::default());
+        let report = one_pass(&stored, &names);
+        assert_eq!(report.data_quality.unseen_categories, Vec::<String>::new());
+        assert_eq!(report.data_quality.unseen_share, None);
+        assert_eq!(report.categories.as_ref().unwrap().last().unwrap(), "(other)");
+        assert_eq!(
+            report.approximate,
+            Some(Approximation::FoldedCategories {
+                kept: 1000,
+                reference_categories: 1,
+                reference_rows: 5,
+                current_categories: 1,
+                current_rows: 5,
+            })
+        );
+        assert_eq!((report.psi, report.decision.drifted, report.z), (Some(0.0), false, None));
+
+        // Fitted exactly, every category is a bin of its own and none is unseen.
+        let exact =
+            fitted(ColumnKind::Categorical, false, &names, &ProfileOptions::default().exact());
+        let report = one_pass(&exact, &names);
+        assert_eq!(report.categories.as_ref().unwrap().len(), 1001);
+        assert_eq!(report.data_quality.unseen_share, Some(0.0));
+        assert_eq!((report.approximate, report.psi), (None, Some(0.0)));
+        assert!(report.z.is_some());
+    }
+
+    #[test]
     fn integer_codes_are_binned_in_numeric_order() {
         let codes = |counts: &[(i64, usize)]| -> Int64Array {
             counts.iter().flat_map(|&(code, n)| std::iter::repeat_n(Some(code), n)).collect()
@@ -1481,6 +1588,36 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_reference_is_reported_and_stays_within_its_bounds() {
+        let mut rng = Rng(5);
+        let reference = rng.array(20_000, |r| (1.2 * r.normal()).exp());
+        let current = rng.array(5_000, |r| 1.1 * (1.2 * r.normal()).exp());
+        let options = ProfileOptions { max_sample: 1000, ..ProfileOptions::default() };
+        let stored = fitted(ColumnKind::Numeric, false, &reference, &options);
+        let exact = fitted(ColumnKind::Numeric, false, &reference, &options.exact());
+        let (approximate, report) = (one_pass(&stored, &current), one_pass(&exact, &current));
+        assert_eq!(report.approximate, None);
+        let Some(Approximation::CompressedReference {
+            points,
+            count,
+            ks_statistic_error_bound,
+            wasserstein_error_bound,
+        }) = approximate.approximate
+        else {
+            panic!("{:?}", approximate.approximate)
+        };
+        assert_eq!((points, count), (1000, 20_000));
+        assert_eq!(ks_statistic_error_bound, 1.0 / 1000.0 + 1.0 / 20_000.0);
+        let (d, d_exact) =
+            (approximate.ks.unwrap().test.statistic, report.ks.unwrap().test.statistic);
+        assert!((d - d_exact).abs() <= ks_statistic_error_bound, "{d} {d_exact}");
+        let (w, w_exact) = (approximate.wasserstein.unwrap(), report.wasserstein.unwrap());
+        assert!((w - w_exact).abs() <= wasserstein_error_bound, "{w} {w_exact}");
+        // Binned statistics do not use the sample.
+        assert_eq!(approximate.psi, report.psi);
+    }
+
+    #[test]
     fn infinite_statistics_survive_json() {
         let p = profile(ColumnKind::Categorical, &StringArray::from(vec!["a", "a", "b"]));
         let report = one_pass(&p, &StringArray::from(vec!["a", "c"]));
@@ -1489,6 +1626,15 @@ mod tests {
         assert!(json.contains(r#""chi_square":{"statistic":"Infinity","p_value":0.0}"#), "{json}");
         let back: ColumnDrift = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);
+        let folded = Approximation::CompressedReference {
+            points: 2,
+            count: 3,
+            ks_statistic_error_bound: 0.5,
+            wasserstein_error_bound: f64::INFINITY,
+        };
+        let json = serde_json::to_string(&folded).unwrap();
+        assert!(json.contains(r#""reason":"compressed_reference""#), "{json}");
+        assert_eq!(serde_json::from_str::<Approximation>(&json).unwrap(), folded);
     }
 
     fn value_strategy() -> impl Strategy<Value = Option<f64>> {
