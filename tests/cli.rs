@@ -572,6 +572,38 @@ fn check_reference_keeps_every_value_beyond_the_stored_sample() {
 }
 
 #[test]
+fn evidently_mode_refuses_options_it_would_ignore() {
+    let files = Files::new();
+    write_parquet(Path::new(&files.path("ref.parquet")), &table(200, 0.0));
+    let reference = files.path("ref.parquet");
+    let base = ["check", "--reference", &reference, "--current", &reference, "--mode", "evidently"];
+    let run = driftgauge(&[&base[..], &["--numeric-test", "ks"]].concat());
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(
+        run.stderr.contains("--numeric-test cannot be used with --mode evidently"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("chooses each column's test"), "{}", run.stderr);
+    let run = driftgauge(
+        &[&base[..], &["--categorical-test", "z", "--threshold", "0.2", "--epsilon", "0.01"]]
+            .concat(),
+    );
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(
+        run.stderr.contains("--categorical-test, --threshold, --epsilon cannot be used"),
+        "{}",
+        run.stderr
+    );
+    // The options it honours, and the default mode with every option, still run.
+    assert_eq!(driftgauge(&[&base[..], &["--drift-share", "0.3"]].concat()).code, EXIT_OK);
+    let default = ["check", "--reference", &reference, "--current", &reference];
+    let run =
+        driftgauge(&[&default[..], &["--numeric-test", "ks", "--threshold", "0.01"]].concat());
+    assert_eq!(run.code, EXIT_OK, "{}", run.stderr);
+}
+
+#[test]
 fn a_stored_baseline_that_folded_categories_says_so() {
     let files = Files::new();
     let names = |n: usize, shift: usize| -> ArrayRef {

@@ -111,24 +111,42 @@ struct CheckArgs {
     /// Groups with fewer rows are shown but left out of fairness differences.
     #[arg(long, default_value_t = 30)]
     min_group_size: u64,
-    /// Statistic deciding drift of numeric columns.
-    #[arg(long, value_enum, default_value_t = TestArg::Psi)]
-    numeric_test: TestArg,
-    /// Statistic deciding drift of categorical columns.
-    #[arg(long, value_enum, default_value_t = TestArg::Psi)]
-    categorical_test: TestArg,
-    /// Threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values).
+    /// Statistic deciding drift of numeric columns [default: psi] (default mode only).
+    #[arg(long, value_enum)]
+    numeric_test: Option<TestArg>,
+    /// Statistic deciding drift of categorical columns [default: psi] (default mode only).
+    #[arg(long, value_enum)]
+    categorical_test: Option<TestArg>,
+    /// Threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values;
+    /// default mode only).
     #[arg(long)]
     threshold: Option<f64>,
     /// Share of drifted columns at which the dataset counts as drifted.
     #[arg(long, default_value_t = 0.5)]
     drift_share: f64,
-    /// Proportion replacing empty bins in PSI and KL.
-    #[arg(long, default_value_t = 1e-4)]
-    epsilon: f64,
-    /// KS p-value method, as scipy's ks_2samp.
-    #[arg(long, value_enum, default_value_t = KsArg::Auto)]
-    ks_method: KsArg,
+    /// Proportion replacing empty bins in PSI and KL [default: 0.0001] (default mode only).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// KS p-value method, as scipy's ks_2samp [default: auto] (default mode only).
+    #[arg(long, value_enum)]
+    ks_method: Option<KsArg>,
+}
+
+impl CheckArgs {
+    /// The options given that `--mode evidently` cannot honour: Evidently's
+    /// preset picks each column's test, threshold, empty-bin fill and KS
+    /// method itself, and silently ignoring them would report a verdict the
+    /// user did not ask for.
+    fn ignored_by_evidently(&self) -> Vec<&'static str> {
+        let given = [
+            ("--numeric-test", self.numeric_test.is_some()),
+            ("--categorical-test", self.categorical_test.is_some()),
+            ("--threshold", self.threshold.is_some()),
+            ("--epsilon", self.epsilon.is_some()),
+            ("--ks-method", self.ks_method.is_some()),
+        ];
+        given.iter().filter(|(_, set)| *set).map(|(flag, _)| *flag).collect()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -276,8 +294,19 @@ fn column_options(args: ColumnArgs) -> CheckOptions {
 }
 
 fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let rule = |test: TestArg| {
-        let test = DriftTest::from(test);
+    let ignored = args.ignored_by_evidently();
+    if args.mode == Mode::Evidently && !ignored.is_empty() {
+        anyhow::bail!(
+            "{} cannot be used with --mode evidently: that mode reproduces Evidently's \
+             DataDriftPreset, which chooses each column's test, threshold, empty-bin fill and \
+             KS method itself; drop {} or use --mode default",
+            ignored.join(", "),
+            if ignored.len() == 1 { "it" } else { "them" }
+        );
+    }
+    let defaults = DriftOptions::default();
+    let rule = |test: Option<TestArg>, default: DriftRule| {
+        let test = test.map_or(default.test, DriftTest::from);
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
     };
     let model = match (&args.columns.label, &args.prediction) {
@@ -296,10 +325,10 @@ fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     let options = CheckOptions {
         model,
         drift: DriftOptions {
-            epsilon: args.epsilon,
-            ks_method: args.ks_method.into(),
-            numeric_rule: rule(args.numeric_test),
-            categorical_rule: rule(args.categorical_test),
+            epsilon: args.epsilon.unwrap_or(defaults.epsilon),
+            ks_method: args.ks_method.map_or(defaults.ks_method, KsMethod::from),
+            numeric_rule: rule(args.numeric_test, defaults.numeric_rule),
+            categorical_rule: rule(args.categorical_test, defaults.categorical_rule),
             drift_share: args.drift_share,
         },
         ..column_options(args.columns)
