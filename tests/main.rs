@@ -1,6 +1,7 @@
 //! driftgauge's integration tests: one binary, one module per area.
 
 mod alerting_e2e;
+mod check_properties;
 mod checkpoint;
 mod cli;
 mod docs;
