@@ -7,6 +7,7 @@ mod cli;
 mod docs;
 mod golden_drift;
 mod golden_evidently;
+mod golden_exact;
 mod golden_quality;
 mod kafka_broker;
 mod outbox;
