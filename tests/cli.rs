@@ -440,3 +440,202 @@ fn model_quality_and_fairness_are_reported_with_label_and_prediction() {
     assert_eq!(run.code, EXIT_ERROR);
     assert!(run.stderr.contains("column `missing` not found"), "{}", run.stderr);
 }
+
+/// One column of one type, as a batch.
+fn single(name: &str, array: ArrayRef) -> RecordBatch {
+    let schema = Schema::new(vec![Field::new(name, array.data_type().clone(), true)]);
+    RecordBatch::try_new(Arc::new(schema), vec![array]).unwrap()
+}
+
+fn check_json(files: &Files, reference: &str, current: &str, extra: &[&str]) -> (u8, Value) {
+    let (reference, current) = (files.path(reference), files.path(current));
+    let mut args = vec!["check", "--reference", &reference, "--current", &current];
+    args.extend_from_slice(&["--format", "json"]);
+    args.extend_from_slice(extra);
+    let run = driftgauge(&args);
+    assert!(run.code != EXIT_ERROR, "{}", run.stderr);
+    (run.code, serde_json::from_str(&run.stdout).unwrap())
+}
+
+#[test]
+fn infinite_statistics_are_written_as_infinity_not_null() {
+    let files = Files::new();
+    let write = |name: &str, values: &[&str]| {
+        let array: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+        write_parquet(Path::new(&files.path(name)), &single("c", array));
+    };
+    write("ref.parquet", &["a", "a", "b"]);
+    write("cur.parquet", &["a", "b", "z"]);
+    let (_, report) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    // A bin the reference never saw makes the goodness of fit infinite.
+    let gof = &report["columns"][0]["chi_square"];
+    assert_eq!(gof["statistic"], "Infinity");
+    assert_eq!(gof["p_value"], 0.0);
+
+    // A baseline whose moments overflow is written and read back.
+    let huge: ArrayRef = Arc::new(Float64Array::from(vec![1.7e308, 1.7e308, 1.0]));
+    write_parquet(Path::new(&files.path("huge.parquet")), &single("x", huge));
+    let (huge, baseline) = (files.path("huge.parquet"), files.path("huge.json"));
+    let fit = driftgauge(&["baseline", "fit", "--input", &huge, "--out", &baseline]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    assert!(!text.contains(": null"), "{text}");
+    let check = driftgauge(&["check", "--baseline", &baseline, "--current", &huge]);
+    assert_eq!(check.code, EXIT_OK, "{}", check.stderr);
+}
+
+#[test]
+fn integer_codes_declared_categorical_sort_as_numbers() {
+    let files = Files::new();
+    let codes = |counts: [(i64, usize); 3]| -> ArrayRef {
+        Arc::new(
+            counts
+                .iter()
+                .flat_map(|&(code, n)| std::iter::repeat_n(Some(code), n))
+                .collect::<Int64Array>(),
+        )
+    };
+    let reference = single("code", codes([(2, 40), (3, 30), (10, 30)]));
+    let current = single("code", codes([(2, 20), (3, 30), (10, 50)]));
+    write_parquet(Path::new(&files.path("ref.parquet")), &reference);
+    write_parquet(Path::new(&files.path("cur.parquet")), &current);
+    let extra = ["--categorical", "code"];
+    let (_, report) = check_json(&files, "ref.parquet", "cur.parquet", &extra);
+    let column = &report["columns"][0];
+    assert_eq!(column["categories"], serde_json::json!(["2", "3", "10"]));
+    // numpy/scipy: the share of values other than 2, p1 = 0.6 and p2 = 0.8:
+    // z = -3.086066999241839, 2 * norm.sf(|z|) = 0.0020282311484520745
+    let z = column["z"]["statistic"].as_f64().unwrap();
+    assert!((z - -3.086066999241839).abs() < 1e-12, "{z}");
+    // Text order would have put "10" first: the share other than 10, z = +2.886...
+    assert_eq!(
+        column["z"]["p_value"].as_f64().map(|p| (p - 0.0020282311484520745).abs() < 1e-12),
+        Some(true)
+    );
+}
+
+#[test]
+fn check_reference_bins_every_category_at_any_cardinality() {
+    let files = Files::new();
+    // 1,001 categories, each five times, and the same file as current: the
+    // stored-baseline default of 1,000 categories no longer applies.
+    let names: StringArray = (0..5005).map(|i| Some(format!("c{:04}", i % 1001))).collect();
+    write_parquet(Path::new(&files.path("same.parquet")), &single("city", Arc::new(names)));
+    let (code, report) = check_json(&files, "same.parquet", "same.parquet", &[]);
+    let city = &report["columns"][0];
+    assert_eq!(code, EXIT_OK);
+    assert_eq!(city["categories"].as_array().unwrap().len(), 1001);
+    assert_eq!(city["data_quality"]["unseen_share"], 0.0);
+    assert!(city["data_quality"].get("unseen_categories").is_none(), "{}", city["data_quality"]);
+    assert!(city.get("approximate").is_none());
+    assert_eq!(city["psi"], 0.0);
+
+    // 5,000 reference categories; a fifth of the current rows in new ones.
+    let reference: StringArray = (0..20_000).map(|i| Some(format!("c{:05}", i % 5000))).collect();
+    let current: StringArray = (0..10_000)
+        .map(|i| {
+            Some(if i % 5 == 0 { format!("new{}", i % 10) } else { format!("c{:05}", i % 5000) })
+        })
+        .collect();
+    write_parquet(Path::new(&files.path("ref.parquet")), &single("city", Arc::new(reference)));
+    write_parquet(Path::new(&files.path("cur.parquet")), &single("city", Arc::new(current)));
+    let (code, report) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    let city = &report["columns"][0];
+    assert_eq!(code, EXIT_DRIFT, "{}", city["psi"]);
+    assert_eq!(city["data_quality"]["unseen_share"], 0.2);
+    assert_eq!(city["categories"].as_array().unwrap().len(), 5002);
+    assert!(city["psi"].as_f64().unwrap() > 1.0, "{}", city["psi"]);
+}
+
+#[test]
+fn check_reference_keeps_every_value_beyond_the_stored_sample() {
+    use driftgauge_detectors::sample::{SortedSample, ks_statistic, wasserstein};
+    let files = Files::new();
+    let x = |i: usize, shift: f64| ((i as f64 * 0.618_033_988_75).fract() - 0.5).powi(3) + shift;
+    let reference: Vec<f64> = (0..150_000).map(|i| x(i, 0.0)).collect();
+    let current: Vec<f64> = (0..120_000).map(|i| x(i * 7 + 3, 0.001)).collect();
+    let write = |name: &str, values: &[f64]| {
+        let array: ArrayRef = Arc::new(Float64Array::from(values.to_vec()));
+        write_parquet(Path::new(&files.path(name)), &single("x", array));
+    };
+    write("ref.parquet", &reference);
+    write("cur.parquet", &current);
+    let (_, report) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    let column = &report["columns"][0];
+    let (reference, current) = (SortedSample::exact(reference), SortedSample::exact(current));
+    let d = ks_statistic(reference.values(), current.values());
+    let w = wasserstein(reference.values(), current.values());
+    assert_eq!(column["ks"]["reference_exact"], true);
+    assert_eq!(column["ks"]["statistic"].as_f64(), Some(d));
+    assert_eq!(column["wasserstein"].as_f64(), Some(w));
+    assert!(column.get("approximate").is_none());
+}
+
+#[test]
+fn evidently_mode_refuses_options_it_would_ignore() {
+    let files = Files::new();
+    write_parquet(Path::new(&files.path("ref.parquet")), &table(200, 0.0));
+    let reference = files.path("ref.parquet");
+    let base = ["check", "--reference", &reference, "--current", &reference, "--mode", "evidently"];
+    let run = driftgauge(&[&base[..], &["--numeric-test", "ks"]].concat());
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(
+        run.stderr.contains("--numeric-test cannot be used with --mode evidently"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("chooses each column's test"), "{}", run.stderr);
+    let run = driftgauge(
+        &[&base[..], &["--categorical-test", "z", "--threshold", "0.2", "--epsilon", "0.01"]]
+            .concat(),
+    );
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(
+        run.stderr.contains("--categorical-test, --threshold, --epsilon cannot be used"),
+        "{}",
+        run.stderr
+    );
+    // The options it honours, and the default mode with every option, still run.
+    assert_eq!(driftgauge(&[&base[..], &["--drift-share", "0.3"]].concat()).code, EXIT_OK);
+    let default = ["check", "--reference", &reference, "--current", &reference];
+    let run =
+        driftgauge(&[&default[..], &["--numeric-test", "ks", "--threshold", "0.01"]].concat());
+    assert_eq!(run.code, EXIT_OK, "{}", run.stderr);
+}
+
+#[test]
+fn a_stored_baseline_that_folded_categories_says_so() {
+    let files = Files::new();
+    let names = |n: usize, shift: usize| -> ArrayRef {
+        Arc::new(
+            (0..n).map(|i| Some(format!("c{:02}", (i * 7 + shift) % 30))).collect::<StringArray>(),
+        )
+    };
+    write_parquet(Path::new(&files.path("ref.parquet")), &single("city", names(3000, 0)));
+    write_parquet(Path::new(&files.path("cur.parquet")), &single("city", names(1000, 3)));
+    let (reference, baseline) = (files.path("ref.parquet"), files.path("baseline.json"));
+    let fit = driftgauge(&[
+        "baseline", "fit", "--input", &reference, "--out", &baseline, "--top-k", "10",
+    ]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let current = files.path("cur.parquet");
+    let table = driftgauge(&["check", "--baseline", &baseline, "--current", &current]);
+    assert!(table.stdout.contains("approximate comparisons"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("city: the baseline lists 10 categories and folded 20 more"),
+        "{}",
+        table.stdout
+    );
+    let json =
+        driftgauge(&["check", "--baseline", &baseline, "--current", &current, "--format", "json"]);
+    let column = &serde_json::from_str::<Value>(&json.stdout).unwrap()["columns"][0];
+    assert_eq!(column["approximate"]["reason"], "folded_categories");
+    assert_eq!(column["approximate"]["kept"], 10);
+    assert_eq!(column["approximate"]["reference_categories"], 20);
+    assert_eq!(column["data_quality"]["unseen_share"], Value::Null);
+    assert!(column["data_quality"].get("unseen_categories").is_none());
+    // The same comparison from the file is exact.
+    let (_, exact) = check_json(&files, "ref.parquet", "cur.parquet", &[]);
+    assert!(exact["columns"][0].get("approximate").is_none());
+    assert_eq!(exact["columns"][0]["categories"].as_array().unwrap().len(), 30);
+}

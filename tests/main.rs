@@ -2,11 +2,13 @@
 
 mod alerting_e2e;
 mod architecture;
+mod check_properties;
 mod checkpoint;
 mod cli;
 mod docs;
 mod golden_drift;
 mod golden_evidently;
+mod golden_exact;
 mod golden_quality;
 mod kafka_broker;
 mod outbox;

@@ -412,3 +412,34 @@ fn a_database_from_a_newer_driftgauge_is_refused_untouched() {
     assert!(run.stderr.contains(db.to_str().unwrap()), "names the file: {}", run.stderr);
     assert_eq!(user_version(&db), newer, "left untouched");
 }
+
+#[test]
+fn profiles_with_infinite_moments_survive_show_export_and_import() {
+    // Finite values near f64::MAX: their mean and std overflow. serde_json
+    // used to store them as null, which then could not be read back.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("huge.csv");
+    std::fs::write(&csv, "x,c\n1.7e308,a\n1.7e308,b\n1.0,a\n").unwrap();
+    let db = dir.path().join("registry.db");
+    let csv = csv.to_str().unwrap();
+    ok(&db, &["fit", "--model", "m", "--version", "v1", "--input", csv, "--activate"]);
+
+    let shown: Value = serde_json::from_str(&ok(&db, &["show", "m/v1", "--full"]).stdout).unwrap();
+    let range = &shown["column_summaries"][0]["range"];
+    assert_eq!(range["max"], 1.7e308);
+    assert!(range["mean"].is_string() && range["std"].is_string(), "{range}");
+    assert!(!shown.to_string().contains(":null"), "{shown}");
+
+    let exported = ok(&db, &["export"]).stdout;
+    let other = dir.path().join("other.db");
+    let file = dir.path().join("export.json");
+    std::fs::write(&file, &exported).unwrap();
+    ok(&other, &["import", file.to_str().unwrap()]);
+    let profile = |json: &str| {
+        let document: Value = serde_json::from_str(json).unwrap();
+        document["models"][0]["versions"][0]["profile"].clone()
+    };
+    let imported = ok(&other, &["export"]).stdout;
+    assert_eq!(profile(&imported), profile(&exported));
+    assert!(profile(&imported)["columns"][0]["stats"]["range"]["mean"].is_string());
+}

@@ -10,6 +10,7 @@
 //! Building the event twice (a retry, a restart, a replayed window) gives the same bytes.
 
 use chrono::{DateTime, Utc};
+use driftgauge_detectors::json::NonFinite;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -123,9 +124,12 @@ impl CloudEvent {
     /// # Errors
     ///
     /// [`Error::Json`] if serialisation fails (it cannot for events built by
-    /// [`from_decision`](Self::from_decision); non-finite floats become `null`).
+    /// [`from_decision`](Self::from_decision)). Non-finite scores and thresholds
+    /// are written as `"Infinity"`, `"-Infinity"` or `"NaN"`, never as `null`
+    /// ([`driftgauge_detectors::json`]).
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|source| Error::Json { what: "CloudEvent", source })
+        serde_json::to_string(&NonFinite(self))
+            .map_err(|source| Error::Json { what: "CloudEvent", source })
     }
 }
 
@@ -190,7 +194,7 @@ pub(crate) fn sample_event_json() -> serde_json::Value {
         baseline_version: String::new(),
         dashboard_url: Some(String::new()),
     };
-    serde_json::to_value(CloudEvent::from_decision(&decision, "s")).unwrap_or_default()
+    serde_json::to_value(NonFinite(&CloudEvent::from_decision(&decision, "s"))).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -259,6 +263,25 @@ pub(crate) mod tests {
         assert!(v["data"].get("fired_window").is_none());
         let back: CloudEvent = serde_json::from_value(v).expect("round trip");
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn non_finite_values_are_strings_that_read_back_not_null() {
+        let mut d = decision(DecisionKind::Fire);
+        d.evidence.signals[0].value = f64::INFINITY;
+        d.evidence.signals[0].threshold = f64::NEG_INFINITY;
+        d.evidence.signals[0].resolve = Some(f64::NAN);
+        let json = CloudEvent::from_decision(&d, "s").to_json().expect("json");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("parses");
+        let signal = &v["data"]["signals"][0];
+        assert_eq!(
+            (&signal["value"], &signal["threshold"], &signal["resolve"]),
+            (&"Infinity".into(), &"-Infinity".into(), &"NaN".into())
+        );
+        let back: CloudEvent = serde_json::from_str(&json).expect("round trip");
+        let signal = &back.data.signals[0];
+        assert_eq!((signal.value, signal.threshold), (f64::INFINITY, f64::NEG_INFINITY));
+        assert!(signal.resolve.is_some_and(f64::is_nan));
     }
 
     #[test]

@@ -428,12 +428,19 @@ pub struct Signal {
     /// Statistic for feature scores (`psi`); absent for metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statistic: Option<String>,
-    /// The observed value.
+    /// The observed value (`"Infinity"`, `"-Infinity"` or `"NaN"` in JSON
+    /// when it is not finite, see [`driftgauge_detectors::json`]).
+    #[serde(with = "driftgauge_detectors::json::float")]
     pub value: f64,
     /// The bound that fires.
+    #[serde(with = "driftgauge_detectors::json::float")]
     pub threshold: f64,
     /// The bound it must come back past to resolve, when hysteresis is configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "driftgauge_detectors::json::option_float"
+    )]
     pub resolve: Option<f64>,
     /// Whether this signal breaches the rule.
     pub breached: bool,
@@ -744,8 +751,11 @@ struct FeatureTrack {
     seen: u64,
     /// Counts towards the rule (K of N reached, and not yet recovered).
     hot: bool,
-    /// Latest non-NaN score and its threshold.
+    /// Latest non-NaN score and its threshold (an infinite score is stored
+    /// as `"Infinity"` and read back).
+    #[serde(with = "driftgauge_detectors::json::float")]
     score: f64,
+    #[serde(with = "driftgauge_detectors::json::float")]
     threshold: f64,
 }
 
@@ -1181,6 +1191,7 @@ fn assess_feature_drift(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use driftgauge_detectors::json::NonFinite;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).single().expect("valid date")
@@ -1657,7 +1668,7 @@ mod tests {
         w = window("m", 1);
         assert_eq!(e.evaluate(&w).len(), 1, "resolve");
 
-        let saved = serde_json::to_string(e.state()).expect("serialise");
+        let saved = serde_json::to_string(&NonFinite(e.state())).expect("serialise");
         let restored: PolicyState = serde_json::from_str(&saved).expect("deserialise");
         let mut e2 = PolicyEngine::with_state(&cfg, restored).expect("valid");
         let mut w = window("m", 2);
@@ -1668,6 +1679,18 @@ mod tests {
             1,
             "fresh state fires"
         );
+    }
+
+    #[test]
+    fn state_with_an_infinite_score_round_trips() {
+        let mut e = engine(vec![drift_rule(2, 3, None, None, None)]);
+        let mut w = window("m", 0);
+        w.features = vec![psi("age", f64::INFINITY)];
+        e.evaluate(&w);
+        let saved = serde_json::to_string(&NonFinite(e.state())).expect("serialise");
+        assert!(saved.contains(r#""score":"Infinity""#), "{saved}");
+        let restored: PolicyState = serde_json::from_str(&saved).expect("deserialise");
+        assert_eq!(&restored, e.state());
     }
 
     #[test]

@@ -12,7 +12,15 @@
 //!   [`ProfileOptions::max_sample`] values, beyond that compressed to that many
 //!   quantile points (see [`crate::sample`] for the stated error bound);
 //! * **categorical**: counts of the `top_k` most frequent categories, the rest
-//!   folded into an explicit `other` bucket, and the null count.
+//!   folded into an explicit `other` bucket, and the null count. Categories
+//!   are sorted by name, or as numbers for integer codes
+//!   ([`crate::column::compare_categories`]).
+//!
+//! A profile fitted with [`ProfileOptions::exact`] keeps every category and
+//! every finite value: `driftgauge check --reference` fits one so that its
+//! comparison is exact at any size and cardinality. A stored baseline keeps
+//! at most `top_k` categories and `max_sample` points, and every report
+//! against it says where it is approximate ([`crate::drift::Approximation`]).
 //!
 //! Profiles serialise to JSON through serde and carry [`FORMAT_VERSION`]; a
 //! reader checks it with [`check_format_version`] before trusting the rest.
@@ -63,6 +71,14 @@ impl Default for ProfileOptions {
 }
 
 impl ProfileOptions {
+    /// These options without the limits of a stored baseline: every category
+    /// is kept by name and every finite value in the sample, so comparisons
+    /// against the profile are exact. For a profile that lives only as long
+    /// as the comparison, as in `driftgauge check --reference`.
+    pub fn exact(self) -> Self {
+        Self { max_sample: usize::MAX, top_k: usize::MAX, ..self }
+    }
+
     /// Rejects settings that cannot produce a profile.
     ///
     /// # Errors
@@ -178,8 +194,22 @@ impl ColumnProfile {
                 }
             }
             ColumnStats::Categorical(p) => {
-                if p.categories.windows(2).any(|w| w[0].name >= w[1].name) {
-                    return invalid("categories must be sorted and distinct".into());
+                if p.integer {
+                    if let Some(c) =
+                        p.categories.iter().find(|c| column::integer_code(&c.name).is_none())
+                    {
+                        return invalid(format!(
+                            "category `{}` of an integer column is not an integer",
+                            c.name
+                        ));
+                    }
+                }
+                if p.categories
+                    .windows(2)
+                    .any(|w| column::compare_categories(&w[0].name, &w[1].name, p.integer).is_ge())
+                {
+                    let order = if p.integer { "as numbers" } else { "by name" };
+                    return invalid(format!("categories must be distinct and sorted {order}"));
                 }
             }
         }
@@ -218,16 +248,24 @@ impl MissingCounts {
 }
 
 /// Summary of the finite reference values.
+///
+/// The mean and std of finite values can still overflow to `±inf` (values
+/// near `f64::MAX`); they are written to JSON as `"Infinity"` and read back
+/// ([`crate::json`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     /// Smallest finite value.
+    #[serde(with = "crate::json::float")]
     pub min: f64,
     /// Largest finite value.
+    #[serde(with = "crate::json::float")]
     pub max: f64,
     /// Mean.
+    #[serde(with = "crate::json::float")]
     pub mean: f64,
     /// Population standard deviation (ddof 0, as `np.std`).
+    #[serde(with = "crate::json::float")]
     pub std: f64,
 }
 
@@ -263,7 +301,8 @@ pub struct CategoryCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategoricalProfile {
-    /// The kept categories, sorted by name.
+    /// The kept categories, sorted by [`column::compare_categories`]: by
+    /// name, or as numbers when `integer`.
     pub categories: Vec<CategoryCount>,
     /// Rows in categories beyond the `top_k` kept ones.
     pub other: u64,
@@ -271,12 +310,23 @@ pub struct CategoricalProfile {
     pub other_categories: u64,
     /// Null rows.
     pub null: u64,
+    /// Whether the categories are the integer codes of an integer column,
+    /// ordered as numbers. Absent (false) in baselines of text columns and
+    /// in baselines written before integer codes were ordered as numbers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integer: bool,
 }
 
 impl CategoricalProfile {
     /// Rows with a category (kept or other).
     pub fn non_null(&self) -> u64 {
         self.categories.iter().map(|c| c.count).sum::<u64>() + self.other
+    }
+
+    /// Whether categories were folded into `other`: comparisons against the
+    /// profile then pool every category it does not list.
+    pub fn is_folded(&self) -> bool {
+        self.other > 0 || self.other_categories > 0
     }
 }
 
@@ -304,12 +354,15 @@ pub enum ColumnProfileBuilder {
         counts: HashMap<String, u64>,
         /// Null rows so far.
         null: u64,
+        /// Whether the column holds integer codes (ordered as numbers).
+        integer: bool,
     },
 }
 
 impl ColumnProfileBuilder {
-    /// An empty builder for a column of `kind`; `integer` records the column's
-    /// type for numeric columns.
+    /// An empty builder for a column of `kind`; `integer` records whether the
+    /// column has an integer type (Sturges' width clamp for numeric columns,
+    /// numeric order of the codes for categorical ones).
     pub fn new(kind: ColumnKind, integer: bool) -> Self {
         match kind {
             ColumnKind::Numeric => Self::Numeric {
@@ -318,7 +371,9 @@ impl ColumnProfileBuilder {
                 integer,
                 scratch: Vec::new(),
             },
-            ColumnKind::Categorical => Self::Categorical { counts: HashMap::new(), null: 0 },
+            ColumnKind::Categorical => {
+                Self::Categorical { counts: HashMap::new(), null: 0, integer }
+            }
         }
     }
 
@@ -343,7 +398,7 @@ impl ColumnProfileBuilder {
                     column::extend_finite(values, chunk, validity);
                 })
             }
-            Self::Categorical { counts, null } => {
+            Self::Categorical { counts, null, .. } => {
                 column::for_each_category(column, array, |category, rows| match category {
                     Some(name) => match counts.get_mut(name) {
                         Some(count) => *count += rows,
@@ -367,7 +422,10 @@ impl ColumnProfileBuilder {
                 counts.merge(&c);
                 values.extend(v);
             }
-            (Self::Categorical { counts, null }, Self::Categorical { counts: c, null: n }) => {
+            (
+                Self::Categorical { counts, null, .. },
+                Self::Categorical { counts: c, null: n, .. },
+            ) => {
                 for (name, rows) in c {
                     *counts.entry(name).or_default() += rows;
                 }
@@ -386,8 +444,8 @@ impl ColumnProfileBuilder {
                 integer,
                 options,
             )),
-            Self::Categorical { counts, null } => {
-                ColumnStats::Categorical(fit_categorical(counts, null, options))
+            Self::Categorical { counts, null, integer } => {
+                ColumnStats::Categorical(fit_categorical(counts, null, integer, options))
             }
         };
         ColumnProfile { name: name.to_owned(), stats }
@@ -438,18 +496,28 @@ fn fit_numeric(
 fn fit_categorical(
     counts: HashMap<String, u64>,
     null: u64,
+    integer: bool,
     options: &ProfileOptions,
 ) -> CategoricalProfile {
-    let mut by_frequency: Vec<CategoryCount> =
+    let order = |a: &CategoryCount, b: &CategoryCount| {
+        column::compare_categories(&a.name, &b.name, integer)
+    };
+    let mut kept: Vec<CategoryCount> =
         counts.into_iter().map(|(name, count)| CategoryCount { name, count }).collect();
-    by_frequency.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    let folded = by_frequency.split_off(options.top_k.min(by_frequency.len()));
-    by_frequency.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    let mut folded = Vec::new();
+    if kept.len() > options.top_k {
+        // Most frequent first, ties in category order, so the kept set does
+        // not depend on the hash map's order.
+        kept.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| order(a, b)));
+        folded = kept.split_off(options.top_k);
+    }
+    kept.sort_unstable_by(order);
     CategoricalProfile {
-        categories: by_frequency,
+        categories: kept,
         other: folded.iter().map(|c| c.count).sum(),
         other_categories: folded.len() as u64,
         null,
+        integer,
     }
 }
 
@@ -516,6 +584,90 @@ mod tests {
         let kept: Vec<_> = p.categories.iter().map(|c| (c.name.as_str(), c.count)).collect();
         assert_eq!(kept, vec![("a", 1), ("b", 3)]);
         assert_eq!((p.other, p.other_categories, p.null, p.non_null()), (2, 2, 1, 6));
+    }
+
+    fn categorical(
+        array: &dyn Array,
+        integer: bool,
+        options: &ProfileOptions,
+    ) -> CategoricalProfile {
+        let mut builder = ColumnProfileBuilder::new(ColumnKind::Categorical, integer);
+        builder.update("c", array).unwrap();
+        match builder.finish("c", options).stats {
+            ColumnStats::Categorical(p) => p,
+            ColumnStats::Numeric(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn exact_options_keep_every_category_and_every_value() {
+        let names: StringArray = (0..2500).map(|i| Some(format!("c{}", i % 1001))).collect();
+        let stored = categorical(&names, false, &ProfileOptions::default());
+        assert_eq!((stored.categories.len(), stored.other_categories), (1000, 1));
+        assert!(stored.is_folded());
+        let exact = categorical(&names, false, &ProfileOptions::default().exact());
+        assert_eq!((exact.categories.len(), exact.other, exact.is_folded()), (1001, 0, false));
+
+        let values = (0..150_000).map(|i| Some(f64::from(i % 7919))).collect();
+        let p = numeric(values, &ProfileOptions::default().exact());
+        assert!(p.sample.is_exact());
+        assert_eq!(p.sample.values().len(), 150_000);
+    }
+
+    #[test]
+    fn integer_codes_are_sorted_as_numbers_and_checked() {
+        let codes = arrow_array::Int64Array::from(vec![10, 2, 2, 3, 10, 10, -1]);
+        let p = categorical(&codes, true, &ProfileOptions::default());
+        let names: Vec<_> = p.categories.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["-1", "2", "3", "10"]);
+        assert!(p.integer);
+        // Serialised with the flag; text columns leave it out, so their
+        // baselines read as before.
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains(r#""integer":true"#), "{json}");
+        let text = categorical(&StringArray::from(vec!["10", "2"]), false, &Default::default());
+        assert!(!serde_json::to_string(&text).unwrap().contains("integer"));
+        assert_eq!(text.categories[0].name, "10");
+
+        // An integer profile in text order, or with a name that is no integer, is rejected.
+        let mut wrong = p.clone();
+        wrong.categories.sort_by(|a, b| a.name.cmp(&b.name));
+        let column = |p: CategoricalProfile| ColumnProfile {
+            name: "code".into(),
+            stats: ColumnStats::Categorical(p),
+        };
+        let error = column(wrong).validate().unwrap_err().to_string();
+        assert!(error.contains("`code`") && error.contains("as numbers"), "{error}");
+        let mut not_code = p.clone();
+        not_code.categories[0].name = "x".into();
+        let error = column(not_code).validate().unwrap_err().to_string();
+        assert!(error.contains("category `x`"), "{error}");
+    }
+
+    #[test]
+    fn overflowing_moments_round_trip_through_json() {
+        // The mean of finite values near f64::MAX overflows.
+        let p = numeric(vec![Some(1.7e308), Some(1.7e308), Some(1.0)], &ProfileOptions::default());
+        let range = p.range.unwrap();
+        assert!(!range.mean.is_finite() && !range.std.is_finite(), "{range:?}");
+        let profile = Profile {
+            format_version: FORMAT_VERSION,
+            rows: 3,
+            options: ProfileOptions::default(),
+            columns: vec![ColumnProfile { name: "x".into(), stats: ColumnStats::Numeric(p) }],
+        };
+        let json = serde_json::to_string(&profile).unwrap();
+        assert!(!json.contains(":null"), "{json}");
+        let back: Profile = serde_json::from_str(&json).unwrap();
+        // Debug, because NaN != NaN.
+        assert_eq!(format!("{back:?}"), format!("{profile:?}"));
+        back.validate().unwrap();
+        for (x, text) in [(f64::INFINITY, "\"Infinity\""), (f64::NEG_INFINITY, "\"-Infinity\"")] {
+            let range = Range { min: 0.0, max: 1.0, mean: x, std: x };
+            let json = serde_json::to_string(&range).unwrap();
+            assert!(json.contains(&format!("\"mean\":{text}")), "{json}");
+            assert_eq!(serde_json::from_str::<Range>(&json).unwrap(), range);
+        }
     }
 
     #[test]

@@ -178,6 +178,44 @@ pub fn extend_finite(values: &mut Vec<f64>, chunk: &[f64], validity: Option<&Boo
 /// A category as read from a column: borrowed from the array where possible.
 pub type Category<'a> = Option<&'a str>;
 
+/// The order of two category names: as text, or, for the integer codes of a
+/// column declared categorical (`integer`), as numbers, the order numpy,
+/// pandas and scipy give an integer column (`2` before `10`). Bins, reports
+/// and the Z-test's first category follow this order.
+///
+/// With `integer`, names that are not integers (a current file that holds
+/// the column as text) come after every integer, in text order, so the order
+/// stays total.
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use driftgauge_detectors::column::compare_categories;
+///
+/// assert_eq!(compare_categories("10", "2", false), Ordering::Less);
+/// assert_eq!(compare_categories("10", "2", true), Ordering::Greater);
+/// assert_eq!(compare_categories("-3", "x", true), Ordering::Less);
+/// ```
+pub fn compare_categories(a: &str, b: &str, integer: bool) -> std::cmp::Ordering {
+    if !integer {
+        return a.cmp(b);
+    }
+    match (integer_code(a), integer_code(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// The value of a category written as an integer code (its decimal text, as
+/// [`for_each_category`] writes integers), `None` for any other name.
+pub fn integer_code(name: &str) -> Option<i128> {
+    // `i128` holds every `i64` and `u64`. Parsing accepts a leading `+` and
+    // zeros, which `for_each_category` never writes; such names are text.
+    let value: i128 = name.parse().ok()?;
+    (value.to_string() == name).then_some(value)
+}
+
 /// Calls `visit` once per distinct-valued run of the column: `visit(category,
 /// rows)`. Strings and booleans are visited row by row (`rows` = 1);
 /// dictionary arrays once per dictionary entry that occurs, with its row count,
@@ -329,6 +367,20 @@ mod tests {
         );
         let integers = Int64Array::from(vec![7, -3]);
         assert_eq!(categories(&integers), vec![(Some("7".into()), 1), (Some("-3".into()), 1)]);
+    }
+
+    #[test]
+    fn integer_codes_order_as_numbers_and_text_as_text() {
+        let mut codes =
+            vec!["10", "2", "-7", "100", "18446744073709551615", "-9223372036854775808"];
+        codes.sort_by(|a, b| compare_categories(a, b, true));
+        assert_eq!(codes, ["-9223372036854775808", "-7", "2", "10", "100", "18446744073709551615"]);
+        codes.sort_by(|a, b| compare_categories(a, b, false));
+        assert_eq!(codes, ["-7", "-9223372036854775808", "10", "100", "18446744073709551615", "2"]);
+        // Names that are not canonical integers sort after the integers, as text.
+        let mut mixed = vec!["b", "007", "3", "+4", "a", "-1"];
+        mixed.sort_by(|a, b| compare_categories(a, b, true));
+        assert_eq!(mixed, ["-1", "3", "+4", "007", "a", "b"]);
     }
 
     #[test]

@@ -83,9 +83,12 @@ fn rel_entr(x: f64, y: f64) -> f64 {
 /// A test statistic with its p-value.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestResult {
-    /// The statistic.
+    /// The statistic (`+inf` for a chi-square goodness of fit with a bin the
+    /// reference never saw; written to JSON as `"Infinity"`, see [`crate::json`]).
+    #[serde(with = "crate::json::float")]
     pub statistic: f64,
-    /// Its p-value.
+    /// Its p-value (NaN when undefined, as scipy's).
+    #[serde(with = "crate::json::float")]
     pub p_value: f64,
 }
 

@@ -55,8 +55,18 @@
 //! * **Bins.** Numeric columns use the profile's decile edges with open outer
 //!   bins, so current values outside the reference range land in the outer
 //!   bins (and are also counted as out of range). Categorical columns use the
-//!   sorted union of reference and current categories; when the profile folded
-//!   rare categories into `other`, categories it does not list share that bin.
+//!   sorted union of reference and current categories (integer codes sorted
+//!   as numbers, [`column::compare_categories`]).
+//! * **Folded baselines.** A stored profile that kept only its `top_k` most
+//!   frequent categories cannot tell a category it folded into `other` from
+//!   one it never saw. Every current category it does not list is therefore
+//!   counted in one `(other)` bin, compared with the reference's `other`
+//!   rows; no category is reported unseen (`unseen_share` is absent), the
+//!   Z-test is not computed (the first category of the union is unknown), and
+//!   the report carries [`Approximation::FoldedCategories`]. A profile whose
+//!   numeric sample was compressed gives KS and Wasserstein within the bounds
+//!   of [`Approximation::CompressedReference`]. Profiles fitted with
+//!   [`crate::baseline::ProfileOptions::exact`] are never approximate.
 //! * **Missing values.** Nulls, NaN and ±inf are counted and reported, and left
 //!   out of every bin and sample: proportions are over the non-missing values.
 //! * **Smoothing.** PSI and KL replace empty-bin proportions by
@@ -652,6 +662,16 @@ impl NumericAccumulator {
 
         let reference = &profile.sample;
         let std = profile.range.map_or(0.0, |r| r.std);
+        if let (false, Some(range)) = (reference.is_exact(), profile.range) {
+            let (points, count) = (reference.values().len() as u64, reference.count());
+            let ks_bound = 1.0 / points as f64 + 1.0 / count as f64;
+            report.approximate = Some(Approximation::CompressedReference {
+                points,
+                count,
+                ks_statistic_error_bound: ks_bound,
+                wasserstein_error_bound: (range.max - range.min) * ks_bound,
+            });
+        }
         match (&self.values, &self.grid) {
             (Values::Exact(values), _) if !reference.is_empty() && !values.is_empty() => {
                 // One sorted copy serves KS and Wasserstein.
@@ -823,25 +843,33 @@ impl CategoricalAccumulator {
     ) -> ColumnDrift {
         let unseen_rows: u64 = self.unseen.values().sum();
         let rows = self.counts.iter().sum::<u64>() + unseen_rows + self.null;
-        // Bins: the sorted union of categories. A truncated profile cannot tell
-        // an unseen category from a folded one, so those share the `other` bin.
+        let order = |a: &str, b: &str| column::compare_categories(a, b, profile.integer);
+        // The map keeps text order; integer codes are listed and binned as numbers.
+        let mut unseen_sorted: Vec<(&str, u64)> =
+            self.unseen.iter().map(|(name, &rows)| (name.as_str(), rows)).collect();
+        if profile.integer {
+            unseen_sorted.sort_unstable_by(|a, b| order(a.0, b.0));
+        }
+        // Bins: the sorted union of categories. A folded profile cannot tell
+        // an unseen category from a folded one, so those share the `other` bin
+        // (module docs).
         let mut bins: Vec<(&str, u64, u64)> = Vec::new();
-        let truncated = profile.other > 0 || profile.other_categories > 0;
-        let mut unseen = self.unseen.iter().peekable();
+        let folded = profile.is_folded();
+        let mut unseen = unseen_sorted.iter().copied().peekable();
         for (category, &current) in profile.categories.iter().zip(&self.counts) {
-            if !truncated {
-                while let Some((extra, &rows)) =
-                    unseen.next_if(|(extra, _)| extra.as_str() < category.name.as_str())
+            if !folded {
+                while let Some((extra, rows)) =
+                    unseen.next_if(|(extra, _)| order(extra, &category.name).is_lt())
                 {
-                    bins.push((extra.as_str(), 0, rows));
+                    bins.push((extra, 0, rows));
                 }
             }
             bins.push((category.name.as_str(), category.count, current));
         }
-        if truncated {
+        if folded {
             bins.push(("(other)", profile.other, unseen_rows));
         } else {
-            bins.extend(unseen.map(|(extra, &rows)| (extra.as_str(), 0, rows)));
+            bins.extend(unseen.map(|(extra, rows)| (extra, 0, rows)));
         }
         let reference_counts: Vec<u64> = bins.iter().map(|b| b.1).collect();
         let current_counts: Vec<u64> = bins.iter().map(|b| b.2).collect();
@@ -856,14 +884,29 @@ impl CategoricalAccumulator {
         report.reference_rows = profile.non_null() + profile.null;
         report.categories = Some(bins.iter().map(|b| b.0.to_owned()).collect());
         let missing = MissingCounts { null: self.null, ..MissingCounts::default() };
-        let unseen_share_rows = (!truncated).then_some(unseen_rows);
+        let unseen_share_rows = (!folded).then_some(unseen_rows);
         report.data_quality = DataQuality::new(rows, missing, Some(0), unseen_share_rows);
-        report.data_quality.unseen_categories =
-            self.unseen.keys().take(MAX_LISTED_UNSEEN).cloned().collect();
+        if folded {
+            // The current categories the profile does not list may be ones it
+            // folded: none is called unseen, the report says what was pooled.
+            report.approximate = Some(Approximation::FoldedCategories {
+                kept: profile.categories.len() as u64,
+                reference_categories: profile.other_categories,
+                reference_rows: profile.other,
+                current_categories: self.unseen.len() as u64,
+                current_rows: unseen_rows,
+            });
+        } else {
+            report.data_quality.unseen_categories = unseen_sorted
+                .iter()
+                .take(MAX_LISTED_UNSEEN)
+                .map(|(name, _)| (*name).to_owned())
+                .collect();
+        }
 
         let (n_ref, n_cur) =
             (reference_counts.iter().sum::<u64>(), current_counts.iter().sum::<u64>());
-        if n_ref > 0 && n_cur > 0 && !truncated {
+        if n_ref > 0 && n_cur > 0 && !folded {
             report.z = Some(divergence::two_proportion_z(
                 n_ref - reference_counts[0],
                 n_ref,
@@ -930,7 +973,8 @@ pub struct DataQuality {
     /// Share of rows whose category the reference never had; absent when the
     /// profile folded rare categories and cannot tell. Always 0 for numeric columns.
     pub unseen_share: Option<f64>,
-    /// Up to 20 of the unseen categories, sorted.
+    /// Up to 20 of the unseen categories, in category order; none when the
+    /// profile folded rare categories.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub unseen_categories: Vec<String>,
 }
@@ -961,6 +1005,7 @@ pub struct KsReport {
     #[serde(flatten)]
     pub test: KsTest,
     /// The p-value with `method = asymp`, for comparison across sample sizes.
+    #[serde(with = "crate::json::float")]
     pub p_value_asymp: f64,
     /// Whether the reference sample was exact (else the statistic carries the
     /// compression error stated in [`crate::sample`]).
@@ -968,7 +1013,7 @@ pub struct KsReport {
     /// Present when the current window was counted on the grid (it held more
     /// than [`WindowOptions::exact_cap`] values): the exact statistic lies in
     /// `[statistic, statistic + statistic_error_bound]` (see [`crate::grid`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::json::option_float")]
     pub statistic_error_bound: Option<f64>,
 }
 
@@ -976,8 +1021,10 @@ pub struct KsReport {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ContingencyTest {
     /// The chi-square statistic.
+    #[serde(with = "crate::json::float")]
     pub statistic: f64,
     /// Its p-value.
+    #[serde(with = "crate::json::float")]
     pub p_value: f64,
     /// Degrees of freedom (non-empty bins − 1).
     pub dof: usize,
@@ -989,6 +1036,7 @@ pub struct Decision {
     /// The deciding statistic.
     pub test: DriftTest,
     /// Its value; absent when it could not be computed (e.g. an empty window).
+    #[serde(default, with = "crate::json::option_float")]
     pub score: Option<f64>,
     /// The threshold it was compared with.
     pub threshold: f64,
@@ -1016,16 +1064,22 @@ pub struct ColumnDrift {
     /// Data quality of the current window.
     pub data_quality: DataQuality,
     /// Population stability index.
+    #[serde(default, with = "crate::json::option_float")]
     pub psi: Option<f64>,
     /// `KL(reference ‖ current)`, nats.
+    #[serde(default, with = "crate::json::option_float")]
     pub kl_reference_current: Option<f64>,
     /// `KL(current ‖ reference)`, nats.
+    #[serde(default, with = "crate::json::option_float")]
     pub kl_current_reference: Option<f64>,
     /// Jensen-Shannon distance, base e.
+    #[serde(default, with = "crate::json::option_float")]
     pub jensen_shannon: Option<f64>,
     /// Jensen-Shannon distance, base 2.
+    #[serde(default, with = "crate::json::option_float")]
     pub jensen_shannon_base2: Option<f64>,
     /// Hellinger distance.
+    #[serde(default, with = "crate::json::option_float")]
     pub hellinger: Option<f64>,
     /// Chi-square goodness of fit of current counts to scaled reference counts.
     pub chi_square: Option<TestResult>,
@@ -1034,18 +1088,62 @@ pub struct ColumnDrift {
     /// Two-sample KS test (numeric).
     pub ks: Option<KsReport>,
     /// Wasserstein-1 distance (numeric), in the column's units.
+    #[serde(default, with = "crate::json::option_float")]
     pub wasserstein: Option<f64>,
     /// Wasserstein-1 over `max(reference std, 0.001)` (numeric).
+    #[serde(default, with = "crate::json::option_float")]
     pub wasserstein_normed: Option<f64>,
     /// Present when the current window was counted on the grid: the largest
     /// difference between `wasserstein` and the exact distance, in the
     /// column's units (see [`crate::grid`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::json::option_float")]
     pub wasserstein_error_bound: Option<f64>,
     /// Two-proportion Z-test (categorical).
     pub z: Option<TestResult>,
+    /// Present when the comparison is not exact because the baseline kept
+    /// only part of the reference: what was approximated and the bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximate: Option<Approximation>,
     /// The drift decision.
     pub decision: Decision,
+}
+
+/// Why a comparison against a stored baseline is approximate (see the module
+/// docs), with the figures a reader needs to judge it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Approximation {
+    /// The baseline kept only its most frequent categories: every current
+    /// category it does not list is counted in one `(other)` bin against the
+    /// reference rows it folded.
+    FoldedCategories {
+        /// Categories the baseline lists by name.
+        kept: u64,
+        /// Reference categories folded into `(other)`.
+        reference_categories: u64,
+        /// Reference rows in them.
+        reference_rows: u64,
+        /// Current categories the baseline does not list (folded or new:
+        /// the baseline cannot tell).
+        current_categories: u64,
+        /// Current rows in them.
+        current_rows: u64,
+    },
+    /// The baseline kept `points` quantile points of `count` finite values
+    /// (see [`crate::sample`]).
+    CompressedReference {
+        /// Points kept.
+        points: u64,
+        /// Finite reference values they stand for.
+        count: u64,
+        /// The KS statistic is within this of the exact one: `1/points + 1/count`.
+        #[serde(with = "crate::json::float")]
+        ks_statistic_error_bound: f64,
+        /// Wasserstein-1 is within this of the exact one, in the column's
+        /// units: `(max − min)` of the reference times the KS bound.
+        #[serde(with = "crate::json::float")]
+        wasserstein_error_bound: f64,
+    },
 }
 
 impl ColumnDrift {
@@ -1071,6 +1169,7 @@ impl ColumnDrift {
             wasserstein_normed: None,
             wasserstein_error_bound: None,
             z: None,
+            approximate: None,
             decision: Decision {
                 test: DriftTest::Psi,
                 score: None,
@@ -1139,7 +1238,7 @@ impl DatasetDrift {
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::{ArrayRef, Float64Array, Int32Array, StringArray};
+    use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
     use proptest::prelude::*;
 
     use super::*;
@@ -1423,6 +1522,119 @@ mod tests {
         // At the cap, an exact window is within the bound too.
         let at_cap = window(&p, &WindowOptions::default(), &rng.array(10_000, Rng::normal));
         assert!(at_cap.is_exact() && at_cap.state_bytes() <= bound, "{}", at_cap.state_bytes());
+    }
+
+    fn fitted(
+        kind: ColumnKind,
+        integer: bool,
+        array: &dyn Array,
+        options: &ProfileOptions,
+    ) -> ColumnProfile {
+        let mut builder = ColumnProfileBuilder::new(kind, integer);
+        builder.update("c", array).unwrap();
+        builder.finish("c", options)
+    }
+
+    #[test]
+    fn a_folded_profile_never_calls_a_folded_category_unseen() {
+        // 1,001 categories seen five times each; the stored default keeps 1,000.
+        let names: StringArray = (0..5005).map(|i| Some(format!("c{:04}", i % 1001))).collect();
+        let stored = fitted(ColumnKind::Categorical, false, &names, &ProfileOptions::default());
+        let report = one_pass(&stored, &names);
+        assert_eq!(report.data_quality.unseen_categories, Vec::<String>::new());
+        assert_eq!(report.data_quality.unseen_share, None);
+        assert_eq!(report.categories.as_ref().unwrap().last().unwrap(), "(other)");
+        assert_eq!(
+            report.approximate,
+            Some(Approximation::FoldedCategories {
+                kept: 1000,
+                reference_categories: 1,
+                reference_rows: 5,
+                current_categories: 1,
+                current_rows: 5,
+            })
+        );
+        assert_eq!((report.psi, report.decision.drifted, report.z), (Some(0.0), false, None));
+
+        // Fitted exactly, every category is a bin of its own and none is unseen.
+        let exact =
+            fitted(ColumnKind::Categorical, false, &names, &ProfileOptions::default().exact());
+        let report = one_pass(&exact, &names);
+        assert_eq!(report.categories.as_ref().unwrap().len(), 1001);
+        assert_eq!(report.data_quality.unseen_share, Some(0.0));
+        assert_eq!((report.approximate, report.psi), (None, Some(0.0)));
+        assert!(report.z.is_some());
+    }
+
+    #[test]
+    fn integer_codes_are_binned_in_numeric_order() {
+        let codes = |counts: &[(i64, usize)]| -> Int64Array {
+            counts.iter().flat_map(|&(code, n)| std::iter::repeat_n(Some(code), n)).collect()
+        };
+        let reference = codes(&[(2, 40), (3, 30), (10, 30)]);
+        let p = fitted(ColumnKind::Categorical, true, &reference, &ProfileOptions::default());
+        let report = one_pass(&p, &codes(&[(2, 20), (3, 30), (10, 50)]));
+        assert_eq!(report.categories.as_deref().unwrap(), ["2", "3", "10"]);
+        // Share other than 2 (numpy's first): p1 = 0.6, p2 = 0.8. scipy:
+        // z = -3.086066999241839, 2 * norm.sf(|z|) = 0.0020282311484520745
+        let z = report.z.unwrap();
+        assert!((z.statistic - -3.086066999241839).abs() < 1e-12, "{z:?}");
+        assert!((z.p_value - 0.0020282311484520745).abs() < 1e-12, "{z:?}");
+        // Unseen codes are merged into the bins in numeric order too.
+        let report = one_pass(&p, &codes(&[(100, 1), (7, 2), (2, 1), (-4, 1)]));
+        assert_eq!(report.categories.as_deref().unwrap(), ["-4", "2", "3", "7", "10", "100"]);
+        assert_eq!(report.current_counts, vec![1, 1, 0, 2, 0, 1]);
+        assert_eq!(report.data_quality.unseen_categories, vec!["-4", "7", "100"]);
+    }
+
+    #[test]
+    fn a_compressed_reference_is_reported_and_stays_within_its_bounds() {
+        let mut rng = Rng(5);
+        let reference = rng.array(20_000, |r| (1.2 * r.normal()).exp());
+        let current = rng.array(5_000, |r| 1.1 * (1.2 * r.normal()).exp());
+        let options = ProfileOptions { max_sample: 1000, ..ProfileOptions::default() };
+        let stored = fitted(ColumnKind::Numeric, false, &reference, &options);
+        let exact = fitted(ColumnKind::Numeric, false, &reference, &options.exact());
+        let (approximate, report) = (one_pass(&stored, &current), one_pass(&exact, &current));
+        assert_eq!(report.approximate, None);
+        let Some(Approximation::CompressedReference {
+            points,
+            count,
+            ks_statistic_error_bound,
+            wasserstein_error_bound,
+        }) = approximate.approximate
+        else {
+            panic!("{:?}", approximate.approximate)
+        };
+        assert_eq!((points, count), (1000, 20_000));
+        assert_eq!(ks_statistic_error_bound, 1.0 / 1000.0 + 1.0 / 20_000.0);
+        let (d, d_exact) =
+            (approximate.ks.unwrap().test.statistic, report.ks.unwrap().test.statistic);
+        assert!((d - d_exact).abs() <= ks_statistic_error_bound, "{d} {d_exact}");
+        let (w, w_exact) = (approximate.wasserstein.unwrap(), report.wasserstein.unwrap());
+        assert!((w - w_exact).abs() <= wasserstein_error_bound, "{w} {w_exact}");
+        // Binned statistics do not use the sample.
+        assert_eq!(approximate.psi, report.psi);
+    }
+
+    #[test]
+    fn infinite_statistics_survive_json() {
+        let p = profile(ColumnKind::Categorical, &StringArray::from(vec!["a", "a", "b"]));
+        let report = one_pass(&p, &StringArray::from(vec!["a", "c"]));
+        assert_eq!(report.chi_square.unwrap().statistic, f64::INFINITY);
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains(r#""chi_square":{"statistic":"Infinity","p_value":0.0}"#), "{json}");
+        let back: ColumnDrift = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+        let folded = Approximation::CompressedReference {
+            points: 2,
+            count: 3,
+            ks_statistic_error_bound: 0.5,
+            wasserstein_error_bound: f64::INFINITY,
+        };
+        let json = serde_json::to_string(&folded).unwrap();
+        assert!(json.contains(r#""reason":"compressed_reference""#), "{json}");
+        assert_eq!(serde_json::from_str::<Approximation>(&json).unwrap(), folded);
     }
 
     fn value_strategy() -> impl Strategy<Value = Option<f64>> {

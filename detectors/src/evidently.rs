@@ -41,17 +41,16 @@
 //!   once `|z|` passes about 8.3. Both samples holding one shared value gives
 //!   `p = 1`.
 //!
-//! Categories are compared as strings, so an integer column declared
-//! categorical sorts its values as text for the Z-test where Evidently would
-//! sort them as numbers; pass such a column as numeric to keep Evidently's
-//! order.
+//! Categories are sorted as Evidently's `sorted(set(...))` sorts them: text
+//! as text, and the integer codes of an integer column declared categorical
+//! as numbers (`2` before `10`), so the Z-test counts the same first value.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::column::ColumnKind;
+use crate::column::{ColumnKind, compare_categories};
 use crate::divergence::{self, TestResult};
 use crate::drift::DatasetDrift;
 use crate::error::{Error, Result};
@@ -92,6 +91,10 @@ pub enum ColumnSample {
     Categorical {
         /// The non-null category names, in any order.
         values: Vec<String>,
+        /// Whether the names are the integer codes of an integer column,
+        /// which sort as numbers ([`crate::column::compare_categories`]).
+        #[serde(default)]
+        integer: bool,
     },
 }
 
@@ -102,10 +105,17 @@ impl ColumnSample {
         Self::Numeric { values, integer }
     }
 
-    /// A categorical sample of the non-null `values`.
+    /// A categorical sample of the non-null `values` (text, sorted as text).
     pub fn categorical<S: Into<String>>(values: impl IntoIterator<Item = Option<S>>) -> Self {
         let values = values.into_iter().flatten().map(Into::into).collect();
-        Self::Categorical { values }
+        Self::Categorical { values, integer: false }
+    }
+
+    /// A categorical sample of the non-null integer codes `values`, sorted as
+    /// numbers as Evidently sorts an integer column.
+    pub fn integer_codes(values: impl IntoIterator<Item = Option<i64>>) -> Self {
+        let values = values.into_iter().flatten().map(|v| v.to_string()).collect();
+        Self::Categorical { values, integer: true }
     }
 
     /// Whether the sample is numeric or categorical.
@@ -198,6 +208,7 @@ pub struct ColumnDrift {
     /// The test that decided.
     pub test: EvidentlyTest,
     /// Its score: a p-value or a distance (see [`EvidentlyTest`]).
+    #[serde(with = "crate::json::float")]
     pub score: f64,
     /// The threshold it was compared with.
     pub threshold: f64,
@@ -399,7 +410,10 @@ impl Samples {
                 let values = distinct_values(&reference, &current);
                 Self::Numeric { reference, current, integer: *ri && *ci, values }
             }
-            (ColumnSample::Categorical { values: r }, ColumnSample::Categorical { values: c }) => {
+            (
+                ColumnSample::Categorical { values: r, integer: ri },
+                ColumnSample::Categorical { values: c, integer: ci },
+            ) => {
                 let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
                 for v in r {
                     counts.entry(v).or_default().0 += 1;
@@ -409,7 +423,10 @@ impl Samples {
                 }
                 let mut categories: Vec<(String, u64, u64)> =
                     counts.into_iter().map(|(k, (a, b))| (k.to_owned(), a, b)).collect();
-                categories.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                // Codes sort as numbers only when both samples are integer
+                // columns, as pandas sorts a concatenation of two int64 columns.
+                let integer = *ri && *ci;
+                categories.sort_unstable_by(|a, b| compare_categories(&a.0, &b.0, integer));
                 Self::Categorical { categories, reference_rows: r.len() }
             }
             (r, c) => {
@@ -713,6 +730,33 @@ mod tests {
         let drift =
             column_drift(&strings(&["a", "b", "a"]), &strings(&["a", "b", "c"]), None).unwrap();
         assert_eq!((drift.test, drift.score, drift.drifted), (EvidentlyTest::ChiSquare, 0.0, true));
+    }
+
+    #[test]
+    fn integer_codes_sort_as_numbers_for_the_z_test() {
+        // Codes {2, 3, 10}: numpy sorts 2 first, text order would put "10" first.
+        let codes = |counts: [(i64, usize); 3]| {
+            ColumnSample::integer_codes(
+                counts.iter().flat_map(|&(code, n)| std::iter::repeat_n(Some(code), n)),
+            )
+        };
+        let reference = codes([(2, 40), (3, 30), (10, 30)]);
+        let current = codes([(2, 20), (3, 30), (10, 50)]);
+        let samples = Samples::new(&reference, &current).unwrap();
+        // p1 = 0.6, p2 = 0.8 (share other than 2); numpy/scipy:
+        // z = -3.086066999241839, 2 (1 - norm.cdf(|z|)) = 0.0020282311484520754
+        let z = samples.z_test();
+        assert!((z.statistic - -3.086066999241839).abs() < 1e-12, "{z:?}");
+        assert!((z.p_value - 0.0020282311484520754).abs() < 1e-12, "{z:?}");
+        // The same codes as text sort "10" first: the share other than "10".
+        let text = |s: &ColumnSample| match s {
+            ColumnSample::Categorical { values, .. } => {
+                ColumnSample::categorical(values.iter().map(Some))
+            }
+            ColumnSample::Numeric { .. } => unreachable!(),
+        };
+        let z_text = Samples::new(&text(&reference), &text(&current)).unwrap().z_test();
+        assert!((z_text.statistic - 2.886751345948128).abs() < 1e-12, "{z_text:?}");
     }
 
     #[test]

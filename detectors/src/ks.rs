@@ -59,11 +59,13 @@ pub struct KsTest {
     /// The statistic D, the largest distance between the two empirical CDFs. In
     /// exact mode it is rounded onto the lattice `h / lcm(n1, n2)`, as scipy
     /// reports it. NaN when a sample is empty.
+    #[serde(with = "crate::json::float")]
     pub statistic: f64,
     /// Probability of a statistic at least as large under the null hypothesis
     /// that both samples come from the same continuous distribution, in `[0, 1]`.
     /// NaN when a sample is empty (and, as in scipy, for `Asymp` with
     /// `n1 = n2 = 1`, where `round(0.5) = 0`).
+    #[serde(with = "crate::json::float")]
     pub p_value: f64,
     /// The method actually used: `Exact` or `Asymp`, never `Auto`.
     pub method: KsMethod,

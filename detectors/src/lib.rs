@@ -26,7 +26,8 @@
 //!   reproduces Evidently 0.7's `DataDriftPreset` choices exactly on raw samples.
 //!
 //! Conventions (direction, log base, binning and smoothing of every statistic) are
-//! documented on the functions in [`divergence`] and [`sample`].
+//! documented on the functions in [`divergence`] and [`sample`]; how non-finite values
+//! are written to JSON (`"Infinity"`, never `null`) in [`json`].
 #![deny(missing_docs)]
 
 pub mod baseline;
@@ -38,6 +39,7 @@ pub mod evidently;
 pub mod fairness;
 pub mod grid;
 pub mod histogram;
+pub mod json;
 pub mod ks;
 pub mod quality;
 pub mod sample;

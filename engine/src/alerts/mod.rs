@@ -68,6 +68,7 @@ use driftgauge_alerting::policy::{
     WindowOutcome,
 };
 use driftgauge_alerting::webhook::{AttemptFailure, WebhookDelivery, WebhookHandle};
+use driftgauge_detectors::json::NonFinite;
 use rusqlite::OptionalExtension as _;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -497,9 +498,10 @@ impl Evaluator {
                         messages.extend(webhook.messages_for(decision, now)?);
                     }
                 }
-                let state = serde_json::to_string(policy.state()).map_err(|source| {
-                    driftgauge_alerting::Error::Json { what: "policy state", source }
-                })?;
+                let state =
+                    serde_json::to_string(&NonFinite(policy.state())).map_err(|source| {
+                        driftgauge_alerting::Error::Json { what: "policy state", source }
+                    })?;
                 let inserted = store.enqueue_with(&messages, |conn| {
                     conn.execute(
                         "INSERT INTO alert_policy_state (id, state, updated_at_ms)

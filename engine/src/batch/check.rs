@@ -213,6 +213,11 @@ pub fn check_against(
 /// Compares `current` with the raw `reference` in `mode`, with model quality
 /// and fairness when [`CheckOptions::model`] is set.
 ///
+/// In the default mode the reference is profiled with
+/// [`ProfileOptions::exact`]: every category and every value is kept, so no
+/// statistic is approximate, whatever [`CheckOptions::profile`] limits a
+/// stored baseline to.
+///
 /// # Errors
 /// A [`CheckError`] naming the file and column at fault.
 pub fn check(
@@ -223,7 +228,11 @@ pub fn check(
 ) -> Result<CheckReport, CheckError> {
     let mut report = match mode {
         Mode::Default => {
-            let baseline = fit_baseline(reference, options)?;
+            // The profile lives only for this comparison: keep every category
+            // and every value, so the report is exact at any size and
+            // cardinality (the limits are for stored baselines).
+            let exact = CheckOptions { profile: options.profile.exact(), ..options.clone() };
+            let baseline = fit_baseline(reference, &exact)?;
             check_against(&baseline, &reference.path, current, options)?
         }
         Mode::Evidently => check_evidently(reference, current, options)?,
@@ -331,7 +340,7 @@ fn sample(table: &Table, name: &str, kind: ColumnKind) -> Result<ColumnSample, C
                 })
                 .map_err(column_error)?;
             }
-            Ok(ColumnSample::Categorical { values })
+            Ok(ColumnSample::Categorical { values, integer: column::is_integer(data_type) })
         }
     }
 }

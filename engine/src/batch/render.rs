@@ -1,6 +1,6 @@
 //! Human-readable rendering of a check report (JSON is the report's serde form).
 
-use driftgauge_detectors::drift::ColumnDrift;
+use driftgauge_detectors::drift::{Approximation, ColumnDrift};
 
 use crate::batch::check::{CheckReport, ColumnReports, EvidentlyColumn};
 use crate::batch::model::{ModelReport, Quality};
@@ -15,8 +15,8 @@ pub fn table(report: &CheckReport) -> String {
         report.reference.display()
     );
     match &report.columns {
-        ColumnReports::Default(columns) => out.push_str(&aligned(
-            &[
+        ColumnReports::Default(columns) => {
+            let header = [
                 "column",
                 "kind",
                 "test",
@@ -29,9 +29,10 @@ pub fn table(report: &CheckReport) -> String {
                 "missing",
                 "out of range",
                 "unseen",
-            ],
-            columns.iter().map(default_row).collect(),
-        )),
+            ];
+            out.push_str(&aligned(&header, columns.iter().map(default_row).collect()));
+            out.push_str(&approximations(columns));
+        }
         ColumnReports::Evidently(columns) => out.push_str(&aligned(
             &["column", "kind", "test", "score", "threshold", "drift"],
             columns.iter().map(evidently_row).collect(),
@@ -90,6 +91,45 @@ fn default_row(c: &ColumnDrift) -> Vec<String> {
         percent(quality.out_of_range_share),
         percent(quality.unseen_share),
     ]
+}
+
+/// One line per column whose comparison with a stored baseline is not exact:
+/// what the baseline left out and how far the statistics can be off.
+fn approximations(columns: &[ColumnDrift]) -> String {
+    let mut out = String::new();
+    for c in columns {
+        let Some(approximation) = &c.approximate else { continue };
+        if out.is_empty() {
+            out.push_str("\napproximate comparisons (the baseline keeps part of the reference):\n");
+        }
+        let note = match approximation {
+            Approximation::FoldedCategories {
+                kept,
+                reference_categories,
+                reference_rows,
+                current_categories,
+                current_rows,
+            } => format!(
+                "the baseline lists {kept} categories and folded {reference_categories} more \
+                 ({reference_rows} rows) into (other); {current_categories} current categories \
+                 it does not list ({current_rows} rows) are compared with them as one bin, none \
+                 is counted unseen, and the Z-test is not computed"
+            ),
+            Approximation::CompressedReference {
+                points,
+                count,
+                ks_statistic_error_bound,
+                wasserstein_error_bound,
+            } => format!(
+                "the baseline keeps {points} quantile points of {count} values; the KS statistic \
+                 is within {} and Wasserstein within {} of the exact values",
+                number(Some(*ks_statistic_error_bound)),
+                number(Some(*wasserstein_error_bound))
+            ),
+        };
+        out.push_str(&format!("  {}: {note}\n", c.column));
+    }
+    out
 }
 
 fn evidently_row(c: &EvidentlyColumn) -> Vec<String> {
@@ -196,6 +236,7 @@ fn number(value: Option<f64>) -> String {
     match value {
         None => "-".into(),
         Some(x) if x.is_nan() => "NaN".into(),
+        Some(x) if x.is_infinite() => if x > 0.0 { "inf" } else { "-inf" }.into(),
         Some(x) if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) => format!("{x:.3e}"),
         Some(x) => format!("{x:.4}"),
     }
@@ -215,6 +256,7 @@ mod tests {
         assert_eq!(number(Some(0.0)), "0.0000");
         assert_eq!(number(Some(0.12345)), "0.1235");
         assert_eq!(number(Some(2.5e-7)), "2.500e-7");
+        assert_eq!(number(Some(f64::INFINITY)), "inf");
         assert_eq!(percent(Some(0.5)), "50.00%");
     }
 

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::ProfileOptions;
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
+use driftgauge_detectors::json::NonFinite;
 use driftgauge_detectors::ks::KsMethod;
 use driftgauge_detectors::quality::BinaryClassificationConfig;
 
@@ -83,24 +84,42 @@ pub(super) struct CheckArgs {
     /// Groups with fewer rows are shown but left out of fairness differences.
     #[arg(long, default_value_t = 30)]
     min_group_size: u64,
-    /// Statistic deciding drift of numeric columns.
-    #[arg(long, value_enum, default_value_t = TestArg::Psi)]
-    numeric_test: TestArg,
-    /// Statistic deciding drift of categorical columns.
-    #[arg(long, value_enum, default_value_t = TestArg::Psi)]
-    categorical_test: TestArg,
-    /// Threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values).
+    /// Statistic deciding drift of numeric columns [default: psi] (default mode only).
+    #[arg(long, value_enum)]
+    numeric_test: Option<TestArg>,
+    /// Statistic deciding drift of categorical columns [default: psi] (default mode only).
+    #[arg(long, value_enum)]
+    categorical_test: Option<TestArg>,
+    /// Threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values;
+    /// default mode only).
     #[arg(long)]
     threshold: Option<f64>,
     /// Share of drifted columns at which the dataset counts as drifted.
     #[arg(long, default_value_t = 0.5)]
     drift_share: f64,
-    /// Proportion replacing empty bins in PSI and KL.
-    #[arg(long, default_value_t = 1e-4)]
-    epsilon: f64,
-    /// KS p-value method, as scipy's ks_2samp.
-    #[arg(long, value_enum, default_value_t = KsArg::Auto)]
-    ks_method: KsArg,
+    /// Proportion replacing empty bins in PSI and KL [default: 0.0001] (default mode only).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// KS p-value method, as scipy's ks_2samp [default: auto] (default mode only).
+    #[arg(long, value_enum)]
+    ks_method: Option<KsArg>,
+}
+
+impl CheckArgs {
+    /// The options given that `--mode evidently` cannot honour: Evidently's
+    /// preset picks each column's test, threshold, empty-bin fill and KS
+    /// method itself, and silently ignoring them would report a verdict the
+    /// user did not ask for.
+    fn ignored_by_evidently(&self) -> Vec<&'static str> {
+        let given = [
+            ("--numeric-test", self.numeric_test.is_some()),
+            ("--categorical-test", self.categorical_test.is_some()),
+            ("--threshold", self.threshold.is_some()),
+            ("--epsilon", self.epsilon.is_some()),
+            ("--ks-method", self.ks_method.is_some()),
+        ];
+        given.iter().filter(|(_, set)| *set).map(|(flag, _)| *flag).collect()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -209,8 +228,19 @@ fn column_options(args: ColumnArgs) -> CheckOptions {
 }
 
 pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let rule = |test: TestArg| {
-        let test = DriftTest::from(test);
+    let ignored = args.ignored_by_evidently();
+    if args.mode == Mode::Evidently && !ignored.is_empty() {
+        anyhow::bail!(
+            "{} cannot be used with --mode evidently: that mode reproduces Evidently's \
+             DataDriftPreset, which chooses each column's test, threshold, empty-bin fill and \
+             KS method itself; drop {} or use --mode default",
+            ignored.join(", "),
+            if ignored.len() == 1 { "it" } else { "them" }
+        );
+    }
+    let defaults = DriftOptions::default();
+    let rule = |test: Option<TestArg>, default: DriftRule| {
+        let test = test.map_or(default.test, DriftTest::from);
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
     };
     let model = match (&args.columns.label, &args.prediction) {
@@ -229,10 +259,10 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
     let options = CheckOptions {
         model,
         drift: DriftOptions {
-            epsilon: args.epsilon,
-            ks_method: args.ks_method.into(),
-            numeric_rule: rule(args.numeric_test),
-            categorical_rule: rule(args.categorical_test),
+            epsilon: args.epsilon.unwrap_or(defaults.epsilon),
+            ks_method: args.ks_method.map_or(defaults.ks_method, KsMethod::from),
+            numeric_rule: rule(args.numeric_test, defaults.numeric_rule),
+            categorical_rule: rule(args.categorical_test, defaults.categorical_rule),
             drift_share: args.drift_share,
         },
         ..column_options(args.columns)
@@ -257,7 +287,8 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
     };
     let text = match args.format {
         Output::Table => render::table(&report),
-        Output::Json => serde_json::to_string_pretty(&report)? + "\n",
+        // Non-finite statistics as "Infinity", "-Infinity" and "NaN", not null.
+        Output::Json => serde_json::to_string_pretty(&NonFinite(&report))? + "\n",
     };
     out.write_all(text.as_bytes())?;
     Ok(if report.dataset.drifted { EXIT_DRIFT } else { EXIT_OK })
@@ -267,7 +298,7 @@ pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> 
     let options = args.profile.options();
     let table = Table::read(&args.input, args.input_format)?;
     let profile = check::fit_baseline(&table, &options)?;
-    let json = serde_json::to_string_pretty(&profile)?;
+    let json = serde_json::to_string_pretty(&NonFinite(&profile))?;
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("{}: cannot write", args.out.display()))?;
     writeln!(

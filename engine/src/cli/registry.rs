@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::{ColumnStats, Profile, ProfileOptions, Range};
+use driftgauge_detectors::json::NonFinite;
 use serde::Serialize;
 
 use super::check::ProfileArgs;
@@ -162,7 +163,8 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
             let registry = open_existing(db)?;
             let (model, version) = split_target(&show.target);
             let (summary, profile) = registry.show(model, version)?;
-            let json = serde_json::to_string_pretty(&shown(&summary, &profile, show.full))?;
+            let json =
+                serde_json::to_string_pretty(&NonFinite(&shown(&summary, &profile, show.full)))?;
             writeln!(out, "{json}")?;
         }
         RegistryCommand::Activate(activate) => {
@@ -179,7 +181,7 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
         RegistryCommand::Export(export) => {
             let document = open_existing(db)?.export()?;
-            let json = serde_json::to_string_pretty(&document)? + "\n";
+            let json = serde_json::to_string_pretty(&NonFinite(&document))? + "\n";
             let versions: usize = document.models.iter().map(|m| m.versions.len()).sum();
             match &export.out {
                 Some(path) => {
@@ -232,7 +234,9 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         RegistryCommand::Audit(audit) => {
             let entries = open_existing(db)?.audit(audit.model.as_deref())?;
             match audit.format {
-                Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?,
+                Output::Json => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&NonFinite(&entries))?)?;
+                }
                 Output::Table => {
                     let rows: Vec<[String; 5]> = entries
                         .iter()
@@ -378,7 +382,7 @@ fn run_list(
         versions.retain(|v| v.model == *model);
     }
     if args.format == Output::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&versions)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&NonFinite(&versions))?)?;
         return Ok(());
     }
     if versions.is_empty() {

@@ -55,6 +55,7 @@ pub mod file;
 use std::path::{Path, PathBuf};
 
 use driftgauge_detectors::baseline::{self, Profile};
+use driftgauge_detectors::json::NonFinite;
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -743,7 +744,8 @@ fn not_found(model: &str, version: &str, model_exists: bool) -> Error {
 }
 
 fn profile_json(model: &str, version: &str, profile: &Profile) -> Result<String> {
-    serde_json::to_string(profile).map_err(|source| Error::CorruptProfile {
+    // A mean or std that overflowed is stored as "Infinity" and read back.
+    serde_json::to_string(&NonFinite(profile)).map_err(|source| Error::CorruptProfile {
         model: model.to_owned(),
         version: version.to_owned(),
         source,

@@ -65,6 +65,7 @@ use std::sync::Arc;
 
 use driftgauge_detectors::drift::{ColumnAccumulator, ColumnState};
 use driftgauge_detectors::fairness::FairnessAccumulator;
+use driftgauge_detectors::json::NonFinite;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -252,7 +253,7 @@ impl CheckpointStore {
     pub fn save(&mut self, snapshot: &Snapshot, spec: &WindowSpec) -> Result<u64, CheckpointError> {
         let mut states = Vec::with_capacity(snapshot.windows.len());
         for window in &snapshot.windows {
-            let json = serde_json::to_string(&window.state).map_err(|e| {
+            let json = serde_json::to_string(&NonFinite(&window.state)).map_err(|e| {
                 self.invalid(format!(
                     "model `{}` window {}: cannot encode its state: {e}",
                     window.model, window.start_ms
