@@ -508,3 +508,31 @@ fn demo_detects_drift_within_its_duration() {
     let before: Vec<&str> = out.lines().filter(|l| l.contains("[reference-like]")).collect();
     assert!(before.iter().all(|l| l.contains("no dataset drift")), "{out}");
 }
+
+/// librdkafka echoes the value of a property it refuses; `run` must not print
+/// a secret's value, neither for the consumer nor for the dead-letter producer.
+#[test]
+fn run_never_prints_a_refused_secret() {
+    const SECRET: &str = "oidc-client-secret-never-shown";
+    let dir = tempfile::tempdir().unwrap();
+    for dead_letters in ["", "dead_letter_topic = \"rejects\""] {
+        let path = dir.path().join("engine.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\naddress = \"127.0.0.1:0\"\n\
+                 [kafka.properties]\n\"sasl.oauthbearer.client.secret\" = \"{SECRET}\"\n\
+                 [[streams]]\nname = \"events\"\ntopics = [\"events\"]\nformat = \"json\"\n\
+                 {dead_letters}\n"
+            ),
+        )
+        .unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = ["driftgauge", "run", "--config", path.to_str().unwrap()];
+        let code = driftgauge_engine::cli::run(args, &mut out, &mut err);
+        let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
+        assert_eq!(code, driftgauge_engine::cli::EXIT_ERROR, "{out}{err}");
+        assert!(err.contains("sasl.oauthbearer.client.secret"), "{err}");
+        assert!(!out.contains(SECRET) && !err.contains(SECRET), "{out}{err}");
+    }
+}

@@ -753,13 +753,25 @@ impl Config {
             .client_properties()
             .into_iter()
             .map(|(key, value)| {
-                let secret = ["password", "secret", "token", "key"]
-                    .iter()
-                    .any(|word| key.contains(word) && !key.ends_with(".location"));
-                (key, if secret { "********".to_owned() } else { value })
+                let value = if is_secret_property(&key) { SECRET_MASK.to_owned() } else { value };
+                (key, value)
             })
             .collect()
     }
+}
+
+/// What stands for a secret's value wherever a value would be shown.
+pub const SECRET_MASK: &str = "********";
+
+/// Whether the librdkafka property `key` may hold a secret: its value is never
+/// shown, neither in logs and `config check` nor in a client's errors.
+/// File locations (`ssl.key.location`) are not secret; an inline
+/// `sasl.oauthbearer.config` may carry credentials and is.
+pub fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "key", "sasl.oauthbearer.config", "sasl.jaas"]
+        .iter()
+        .any(|word| key.contains(word) && !key.ends_with(".location"))
 }
 
 struct Checker<'a> {

@@ -412,7 +412,7 @@ impl KafkaSource {
             positions: Arc::clone(&wiring.positions),
             fetch: OnceLock::new(),
         };
-        let consumer: StreamConsumer<SourceContext> = client.create_with_context(context)?;
+        let consumer: StreamConsumer<SourceContext> = super::create_client(&client, context)?;
         // SAFETY: the queue drops before the consumer, also when the source
         // does (field order) or its task is cancelled (binding order in `run`),
         // and `run` drops its batch before the consumer too.
