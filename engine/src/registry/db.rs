@@ -125,9 +125,31 @@ pub enum DbError {
 /// # Errors
 /// [`DbError`] naming the file.
 pub(crate) fn open(path: &Path) -> Result<Connection, DbError> {
+    create_private(path);
     let conn =
         Connection::open(path).map_err(|source| DbError::Open { path: path.to_owned(), source })?;
     prepare(conn, path)
+}
+
+/// Creates `path` empty, readable and writable by its owner only (0600), if it
+/// does not exist. The file holds webhook payloads and baselines; SQLite gives
+/// the `-wal` and `-shm` files it creates beside it the database file's mode,
+/// so they are private too. An existing file keeps the mode its owner chose.
+fn create_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A failure (no such directory, no permission) is left for SQLite to
+        // report, in its words, when it opens the same path.
+        let _created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .is_ok();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// An in-memory database with the current schema, for demos and tests.
@@ -244,6 +266,22 @@ mod tests {
         let history: u32 =
             conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).expect("n");
         assert_eq!(history, SCHEMA_VERSION);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn created_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let conn = open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .expect("write");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("db.sqlite{suffix}"));
+            let mode = std::fs::metadata(&file).expect("exists").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+        }
     }
 
     #[test]
