@@ -295,7 +295,7 @@ fn cli_errors_exit_2_with_a_clear_message() {
     // Reading commands do not create a database at a mistyped path.
     let missing = registry_cmd(&db, &["list"]);
     assert_eq!(missing.code, EXIT_ERROR);
-    assert!(missing.stderr.contains("no registry database here"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("no such database"), "{}", missing.stderr);
     assert!(!db.exists());
 
     ok(&db, &["fit", "--model", "fraud", "--version", "v1", "--input", input]);
@@ -411,4 +411,40 @@ fn a_database_from_a_newer_driftgauge_is_refused_untouched() {
     assert!(run.stderr.contains("written by a newer driftgauge"), "{}", run.stderr);
     assert!(run.stderr.contains(db.to_str().unwrap()), "names the file: {}", run.stderr);
     assert_eq!(user_version(&db), newer, "left untouched");
+}
+
+/// `run` never creates an empty registry at a mistyped `registry_path`;
+/// `registry init` creates one on purpose, and a file that is not a
+/// driftgauge database is refused by name.
+#[test]
+fn run_refuses_a_missing_registry_and_init_creates_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    let config = dir.path().join("engine.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\naddress = \"127.0.0.1:0\"\n[baselines]\nregistry_path = {:?}\n",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let run = driftgauge(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(run.stderr.contains("typo.db: no such database"), "{}", run.stderr);
+    assert!(run.stderr.contains("registry init"), "{}", run.stderr);
+    assert!(!db.exists(), "run created {}", db.display());
+
+    let init = ok(&db, &["init"]);
+    assert!(init.stderr.contains("created an empty registry"), "{}", init.stderr);
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
+    let again = ok(&db, &["init"]);
+    assert!(again.stderr.contains("already a driftgauge registry"), "{}", again.stderr);
+    ok(&db, &["list"]);
+
+    let notes = dir.path().join("notes.db");
+    std::fs::write(&notes, "some text that is not SQLite at all, but long enough").unwrap();
+    let foreign = registry_cmd(&notes, &["init"]);
+    assert_eq!(foreign.code, EXIT_ERROR);
+    assert!(foreign.stderr.contains("not a driftgauge database"), "{}", foreign.stderr);
 }

@@ -4,14 +4,14 @@
 //! go to standard error, so `driftgauge registry export > file` stays clean.
 //! Commands that only read (`list`, `show`, `export`, `audit`) and those that
 //! change existing entries (`activate`, `delete`) refuse a database file that
-//! does not exist, rather than creating an empty one at a mistyped path; `fit`
-//! and `import` create it.
+//! does not exist or is not a driftgauge database, rather than creating an
+//! empty one at a mistyped path; `init`, `fit` and `import` create it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::{ColumnStats, Profile, ProfileOptions, Range};
 use serde::Serialize;
@@ -29,7 +29,7 @@ const PROGRESS_CELLS: usize = 10_000_000;
 /// Arguments of `driftgauge registry`.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
-    /// The registry database (SQLite). Created by `fit` and `import` if missing.
+    /// The registry database (SQLite). Created by `init`, `fit` and `import` if missing.
     #[arg(long, global = true, env = "DRIFTGAUGE_REGISTRY", default_value = "driftgauge.db")]
     db: PathBuf,
     /// Who makes the change, for the audit trail (default: the OS user).
@@ -41,6 +41,8 @@ pub struct RegistryArgs {
 
 #[derive(Debug, Subcommand)]
 enum RegistryCommand {
+    /// Create an empty registry database (for `run`, which never creates one).
+    Init,
     /// Fit a baseline profile of reference data and store it as MODEL/VERSION.
     Fit(FitArgs),
     /// List every stored version.
@@ -155,6 +157,15 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
     let actor = args.actor.clone().unwrap_or_else(crate::registry::default_actor);
     let db = args.db.as_path();
     match args.command {
+        RegistryCommand::Init => {
+            if db.exists() {
+                open_existing(db)?;
+                writeln!(err, "{}: already a driftgauge registry; left as it is", db.display())?;
+            } else {
+                Registry::open(db)?;
+                writeln!(err, "{}: created an empty registry", db.display())?;
+            }
+        }
         RegistryCommand::Fit(fit) => run_fit(fit, db, &actor, err)?,
         RegistryCommand::List(list) => run_list(&list, &open_existing(db)?, out, err)?,
         RegistryCommand::Show(show) => {
@@ -266,14 +277,7 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
 }
 
 fn open_existing(db: &Path) -> anyhow::Result<Registry> {
-    if !db.exists() {
-        bail!(
-            "{}: no registry database here (`driftgauge registry fit` or `import` creates one; \
-             --db or DRIFTGAUGE_REGISTRY chooses the file)",
-            db.display()
-        );
-    }
-    Ok(Registry::open(db)?)
+    Ok(Registry::open_existing(db)?)
 }
 
 fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow::Result<()> {
