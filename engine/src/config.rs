@@ -84,7 +84,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Listen address. Default `127.0.0.1:9464`; `0.0.0.0:9464` exposes it.
+    /// Listen address, `IP:port` or `host:port`. Default `127.0.0.1:9464`; `0.0.0.0:9464` exposes it.
     pub address: String,
 }
 
@@ -510,7 +510,7 @@ impl Config {
                 }
             }
         }
-        apply_env(&mut table, env, &mut errors);
+        let overrides = apply_env(&mut table, env, &mut errors);
         let mut take =
             |key: &str| table.remove(key).unwrap_or(toml::Value::Table(toml::Table::new()));
         let log: Option<LogConfig> = section("log", take("log"), &mut errors);
@@ -539,10 +539,10 @@ impl Config {
         }
 
         let mut check = Checker { errors: &mut errors };
-        let server_address = server.and_then(|s| match s.address.parse::<SocketAddr>() {
+        let server_address = server.and_then(|s| match resolve_address(&s.address) {
             Ok(address) => Some(address),
-            Err(e) => {
-                check.fail("server.address", format!("`{}` is not host:port: {e}", s.address));
+            Err(message) => {
+                check.fail("server.address", message);
                 None
             }
         });
@@ -726,7 +726,10 @@ impl Config {
                 checkpoint,
                 alerting,
             }),
-            _ => Err(ConfigErrors(errors)),
+            _ => {
+                attribute_env(&mut errors, &overrides);
+                Err(ConfigErrors(errors))
+            }
         }
     }
 
@@ -971,10 +974,11 @@ fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
     errors: &mut Vec<ConfigError>,
-) {
+) -> Vec<(String, String)> {
     let mut overrides: Vec<(String, String)> =
         env.into_iter().filter(|(name, _)| name.starts_with(ENV_PREFIX)).collect();
     overrides.sort();
+    let mut applied = Vec::new();
     for (name, raw) in overrides {
         let mut keys: Vec<String> =
             name[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
@@ -987,10 +991,12 @@ fn apply_env(
             keys[2] = keys[2].replace('_', ".");
         }
         let properties = keys.len() == 3 && keys[1] == "properties";
-        if let Err(message) = set_path(table, &keys, raw, properties) {
-            errors.push(ConfigError { key: name, message });
+        match set_path(table, &keys, raw, properties) {
+            Ok(()) => applied.push((keys.join("."), name)),
+            Err(message) => errors.push(ConfigError { key: name, message }),
         }
     }
+    applied
 }
 
 /// Sets `keys` (a dotted path) in `table` to `raw`, typed as described on [`apply_env`].
@@ -1019,6 +1025,50 @@ fn set_path(
                 toml::Value::Table(inner) => set_path(inner, rest, raw, string),
                 _ => Err(format!("`{first}` is not a section")),
             }
+        }
+    }
+}
+
+/// `address` as a socket address: an IP and port (`0.0.0.0:9464`, `[::1]:9464`)
+/// or a host name and port (`localhost:9464`), resolved once, to its first
+/// address.
+fn resolve_address(address: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(address) = address.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if address
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(format!(
+            "`{address}` is not host:port (for example `127.0.0.1:9464` or `localhost:9464`)"
+        ));
+    }
+    match address.to_socket_addrs() {
+        Ok(mut found) => {
+            found.next().ok_or_else(|| format!("`{address}`: the host has no address"))
+        }
+        Err(e) => Err(format!("`{address}`: cannot resolve the host: {e}")),
+    }
+}
+
+/// Renames each error an environment override caused after its variable: the
+/// value came from there, not from the file. `overrides` holds each variable
+/// and the dotted key it set. A whole-section error (serde's, keyed by the
+/// section) is the variable's when it names the variable's key.
+fn attribute_env(errors: &mut [ConfigError], overrides: &[(String, String)]) {
+    for error in errors {
+        let culprit = overrides.iter().find(|(key, _)| {
+            if error.key == *key || error.key.starts_with(&format!("{key}.")) {
+                return true;
+            }
+            let Some((section, leaf)) = key.rsplit_once('.') else { return false };
+            (error.key == section || key.starts_with(&format!("{}.", error.key)))
+                && error.message.contains(&format!("`{leaf}`"))
+        });
+        if let Some((key, variable)) = culprit {
+            error.key = format!("{variable} (sets {key})");
         }
     }
 }
@@ -1082,6 +1132,39 @@ mod tests {
         }
         assert!(keys.iter().any(|k| k.contains("enable.auto.commit")), "{errors}");
         assert!(errors.to_string().contains("unknown field `bogus`"), "{errors}");
+    }
+
+    #[test]
+    fn errors_from_the_environment_name_the_variable() {
+        let errors = load(
+            "[window]\nsize_secs = 10\n",
+            &[
+                ("DRIFTGAUGE__WINDOW__SIZE_SECS", "ten"),
+                ("DRIFTGAUGE__KAFKA__BROKERS", ""),
+                ("DRIFTGAUGE__SERVER__ADDRESS", "nowhere"),
+            ],
+        )
+        .unwrap_err();
+        let text = errors.to_string();
+        for variable in [
+            "DRIFTGAUGE__WINDOW__SIZE_SECS",
+            "DRIFTGAUGE__KAFKA__BROKERS",
+            "DRIFTGAUGE__SERVER__ADDRESS",
+        ] {
+            assert!(text.contains(variable), "{variable} missing from {text}");
+        }
+        assert!(!text.contains("test.toml"), "{text}");
+    }
+
+    #[test]
+    fn the_server_address_may_be_a_host_name() {
+        let config = load("[server]\naddress = \"localhost:9464\"\n", &[]).unwrap();
+        assert_eq!(config.server_address.port(), 9464);
+        assert!(config.server_address.ip().is_loopback());
+        for bad in ["localhost", ":9464", "localhost:http", "no-such-host.invalid:9464"] {
+            let errors = load(&format!("[server]\naddress = \"{bad}\"\n"), &[]).unwrap_err();
+            assert_eq!(errors.0[0].key, "server.address", "{errors}");
+        }
     }
 
     #[test]

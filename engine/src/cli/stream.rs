@@ -204,7 +204,9 @@ pub fn config(
                 Ok(EXIT_OK)
             }
             Err(errors) => {
-                writeln!(err, "{}: {errors}", file.display())?;
+                // Each error names its key, or the variable that set it: the
+                // file is not always where the value came from.
+                writeln!(err, "error: {errors}")?;
                 Ok(EXIT_ERROR)
             }
         },

@@ -187,7 +187,11 @@ pub(crate) fn check_existing(path: &Path) -> Result<(), DbError> {
         return Err(foreign("SQLite, but without driftgauge's schema".to_owned()));
     }
     if version > SCHEMA_VERSION {
-        return Err(DbError::TooNew { path: path.to_owned(), found: version, supported: SCHEMA_VERSION });
+        return Err(DbError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(())
 }
@@ -202,12 +206,8 @@ fn create_private(path: &Path) {
         use std::os::unix::fs::OpenOptionsExt;
         // A failure (no such directory, no permission) is left for SQLite to
         // report, in its words, when it opens the same path.
-        let _created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .is_ok();
+        let _created =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok();
     }
     #[cfg(not(unix))]
     let _ = path;
@@ -355,8 +355,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.sqlite");
         let conn = open(&path).expect("open");
-        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
-            .expect("write");
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);").expect("write");
         for suffix in ["", "-wal", "-shm"] {
             let file = dir.path().join(format!("db.sqlite{suffix}"));
             let mode = std::fs::metadata(&file).expect("exists").permissions().mode() & 0o777;

@@ -1675,10 +1675,8 @@ mod tests {
     fn a_model_without_baseline_is_logged_once_by_name() {
         let captured = Captured::default();
         let sink = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || sink.clone())
-            .finish();
+        let subscriber =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || sink.clone()).finish();
         tracing::subscriber::with_default(subscriber, || {
             let mut d = decoder();
             for _ in 0..3 {

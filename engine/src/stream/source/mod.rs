@@ -18,8 +18,8 @@
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
-use rdkafka::types::RDKafkaConfRes;
 use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaConfRes;
 
 use crate::config::{SECRET_MASK, is_secret_property};
 
@@ -58,9 +58,8 @@ fn redact(error: KafkaError, client: &ClientConfig) -> KafkaError {
         .filter(|(key, value)| is_secret_property(key) && !value.is_empty())
         .map(|(_, value)| value)
         .collect();
-    let clean = |text: String| {
-        secrets.iter().fold(text, |text, secret| text.replace(secret, SECRET_MASK))
-    };
+    let clean =
+        |text: String| secrets.iter().fold(text, |text, secret| text.replace(secret, SECRET_MASK));
     match error {
         KafkaError::ClientConfig(code, description, key, value) => {
             let hidden = is_secret_property(&key) || code == RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN;
