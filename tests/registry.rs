@@ -448,3 +448,38 @@ fn run_refuses_a_missing_registry_and_init_creates_one() {
     assert_eq!(foreign.code, EXIT_ERROR);
     assert!(foreign.stderr.contains("not a driftgauge database"), "{}", foreign.stderr);
 }
+
+/// `config check` reports what `run` would refuse at start, every problem at
+/// once: a missing registry, and webhook targets with a bad URL, an unknown
+/// template placeholder and a secret missing from the environment.
+#[test]
+fn config_check_reports_everything_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("engine.toml");
+    let db = dir.path().join("missing.db");
+    std::fs::write(
+        &config,
+        format!(
+            "[baselines]\nregistry_path = {:?}\n\
+             [[alerting.webhook.targets]]\nurl = \"not a url\"\n\
+             [[alerting.webhook.targets]]\nurl = \"http://127.0.0.1:9/hook\"\n\
+             secret_env = \"DRIFTGAUGE_TEST_SECRET_THAT_IS_NOT_SET\"\n\
+             template = '{{\"model\": \"{{{{modle}}}}\"}}'\n",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let run = driftgauge(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(run.code, EXIT_ERROR, "{}{}", run.stdout, run.stderr);
+    for expected in [
+        "missing.db: no such database",
+        "targets[0].url",
+        "DRIFTGAUGE_TEST_SECRET_THAT_IS_NOT_SET",
+        "modle",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected} missing from {}", run.stderr);
+    }
+    assert!(!db.exists(), "config check created {}", db.display());
+    let file_only = driftgauge(&["config", "check", "--file-only", config.to_str().unwrap()]);
+    assert_eq!(file_only.code, EXIT_OK, "{}", file_only.stderr);
+}

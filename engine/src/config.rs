@@ -679,6 +679,7 @@ impl Config {
 
         if let Some(alerting) = &alerting {
             check_alerting(alerting, baselines.as_ref(), &mut check);
+            check_rule_names(&alerting.policies, fairness.as_ref(), &mut check);
         }
 
         match (
@@ -860,6 +861,135 @@ fn check_alerting(
                 .into(),
         );
     }
+}
+
+/// The model-quality metrics a `quality` rule may name: those of a binary
+/// classifier and of a regressor.
+pub const QUALITY_METRICS: [&str; 11] = [
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "positive_rate",
+    "roc_auc",
+    "log_loss",
+    "mae",
+    "rmse",
+    "mape",
+    "r2",
+];
+
+/// The fairness disparities a `fairness` rule may name, alone (the worst over
+/// the sensitive attributes) or as `<attribute>.<metric>`.
+pub const FAIRNESS_METRICS: [&str; 6] = [
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+];
+
+/// Rules naming a statistic or metric that does not exist (`psii`,
+/// `acuracy`) would never fire; they are configuration errors, with the
+/// closest name suggested.
+fn check_rule_names(
+    policies: &PolicyConfig,
+    fairness: Option<&FairnessSettings>,
+    check: &mut Checker<'_>,
+) {
+    use driftgauge_alerting::policy::Condition;
+    let statistics: Vec<String> = [
+        DriftTest::Psi,
+        DriftTest::Kl,
+        DriftTest::JensenShannon,
+        DriftTest::Hellinger,
+        DriftTest::Wasserstein,
+        DriftTest::Ks,
+        DriftTest::ChiSquare,
+        DriftTest::Z,
+    ]
+    .iter()
+    .filter_map(|test| toml::Value::try_from(test).ok())
+    .filter_map(|value| value.as_str().map(str::to_owned))
+    .collect();
+    let attributes = fairness.map_or(&[][..], |f| f.attributes.as_slice());
+    let rules = policies.defaults.iter().enumerate().map(|(i, r)| (format!("defaults[{i}]"), r));
+    let model_rules = policies.models.iter().flat_map(|(model, policy)| {
+        policy.rules.iter().enumerate().map(move |(i, r)| (format!("models.{model}.rules[{i}]"), r))
+    });
+    for (at, rule) in rules.chain(model_rules) {
+        let key = format!("alerting.policies.{at}.when");
+        match &rule.when {
+            Condition::FeatureDrift(c) if !c.statistic.is_empty() => {
+                if !statistics.contains(&c.statistic) {
+                    let known: Vec<&str> = statistics.iter().map(String::as_str).collect();
+                    check.fail(
+                        &format!("{key}.statistic"),
+                        unknown_name("statistic", &c.statistic, &known),
+                    );
+                }
+            }
+            Condition::Quality(c) if !c.metric.is_empty() => {
+                if !QUALITY_METRICS.contains(&c.metric.as_str()) {
+                    check.fail(
+                        &format!("{key}.metric"),
+                        unknown_name("quality metric", &c.metric, &QUALITY_METRICS),
+                    );
+                }
+            }
+            Condition::Fairness(c) if !c.metric.is_empty() => {
+                let (attribute, metric) = match c.metric.split_once('.') {
+                    Some((attribute, metric)) => (Some(attribute), metric),
+                    None => (None, c.metric.as_str()),
+                };
+                if !FAIRNESS_METRICS.contains(&metric) {
+                    check.fail(
+                        &format!("{key}.metric"),
+                        unknown_name("fairness metric", metric, &FAIRNESS_METRICS),
+                    );
+                } else if let Some(attribute) =
+                    attribute.filter(|a| !attributes.iter().any(|x| x == a))
+                {
+                    check.fail(
+                        &format!("{key}.metric"),
+                        format!(
+                            "`{attribute}` is not one of fairness.attributes ({})",
+                            attributes.join(", ")
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// "unknown statistic `psii` (did you mean `psi`?); known: ..."
+fn unknown_name(what: &str, name: &str, known: &[&str]) -> String {
+    let closest = known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .min()
+        .filter(|(distance, _)| *distance <= 2);
+    let hint = closest.map(|(_, k)| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+    format!("unknown {what} `{name}`{hint}; known: {}", known.join(", "))
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn window_spec(w: &WindowConfig, check: &mut Checker<'_>) -> Option<WindowSpec> {
@@ -1154,6 +1284,31 @@ mod tests {
             assert!(text.contains(variable), "{variable} missing from {text}");
         }
         assert!(!text.contains("test.toml"), "{text}");
+    }
+
+    #[test]
+    fn rules_naming_unknown_statistics_or_metrics_are_refused() {
+        let errors = load(
+            "[fairness]\nattributes = [\"sex\"]\n\
+             [[alerting.policies.defaults]]\nname = \"a\"\n\
+             when = { kind = \"feature_drift\", statistic = \"psii\", k = 1, n = 1 }\n\
+             [[alerting.policies.defaults]]\nname = \"b\"\n\
+             when = { kind = \"quality\", metric = \"acuracy\", below = 0.8 }\n\
+             [[alerting.policies.defaults]]\nname = \"c\"\n\
+             when = { kind = \"fairness\", metric = \"race.demographic_parity_ratio\", below = 0.8 }\n\
+             [[alerting.policies.defaults]]\nname = \"d\"\n\
+             when = { kind = \"fairness\", metric = \"sex.equalized_odds_ratio\", below = 0.8 }\n",
+            &[],
+        )
+        .unwrap_err();
+        let text = errors.to_string();
+        assert_eq!(errors.0.len(), 3, "{text}");
+        assert!(text.contains("unknown statistic `psii` (did you mean `psi`?)"), "{text}");
+        assert!(
+            text.contains("unknown quality metric `acuracy` (did you mean `accuracy`?)"),
+            "{text}"
+        );
+        assert!(text.contains("`race` is not one of fairness.attributes"), "{text}");
     }
 
     #[test]

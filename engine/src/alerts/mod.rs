@@ -158,6 +158,37 @@ pub struct Alerting {
     loops: Vec<JoinHandle<()>>,
 }
 
+/// Checks, without starting anything, what [`Alerting::start_with_env`] checks of
+/// the webhook targets (URLs, templates, headers, secrets read through `env`) and
+/// the Alertmanager settings: for `driftgauge config check`. Every problem of
+/// both is returned.
+pub fn check_delivery(
+    config: &Config,
+    env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> Vec<AlertingError> {
+    let settings = &config.alerting;
+    let mut problems = Vec::new();
+    if !settings.webhook.targets.is_empty() {
+        match SqliteOutbox::open_in_memory() {
+            Ok(store) => {
+                let built = WebhookDelivery::builder(settings.webhook.clone(), Arc::new(store))
+                    .env(env)
+                    .build();
+                if let Err(error) = built {
+                    problems.push(AlertingError::Config(error));
+                }
+            }
+            Err(error) => problems.push(AlertingError::Database(error)),
+        }
+    }
+    if let Some(am) = settings.alertmanager.clone() {
+        if let Err(error) = AlertmanagerPusher::builder(am).build() {
+            problems.push(AlertingError::Config(error));
+        }
+    }
+    problems
+}
+
 impl Alerting {
     /// Starts alerting for `config`, reading secrets from the process environment.
     /// See [`start_with_env`](Self::start_with_env).

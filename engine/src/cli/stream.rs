@@ -17,7 +17,8 @@ use super::demo::{self, DemoOptions};
 use super::exit::{EXIT_ERROR, EXIT_OK};
 use crate::alerts::Alerting;
 use crate::config::{Config, LogConfig, LogFormat};
-use crate::stream::catalog::{BaselineSource, RegistryBaselines, StaticBaselines};
+use crate::stream::catalog::{BaselineSource, Catalog, RegistryBaselines, StaticBaselines};
+use crate::stream::checkpoint::CheckpointStore;
 use crate::stream::pipeline::Engine;
 
 /// `driftgauge run`.
@@ -67,10 +68,16 @@ pub struct DemoArgs {
 /// `driftgauge config`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Check a configuration file (with environment overrides); list every error.
+    /// Check a configuration file (with environment overrides) and what `run` would
+    /// check at start: the registry or baseline files, a stored checkpoint, webhook
+    /// targets and their secrets. Lists every error.
     Check {
         /// The configuration file.
         file: PathBuf,
+        /// Check the file and DRIFTGAUGE__ overrides only, not the files and secrets
+        /// of the machine it will run on (for a repository's CI).
+        #[arg(long)]
+        file_only: bool,
     },
     /// Print the embedded defaults, every key documented.
     Defaults,
@@ -151,8 +158,21 @@ pub fn config(
             out.write_all(crate::config::DEFAULT_TOML.as_bytes())?;
             Ok(EXIT_OK)
         }
-        ConfigCommand::Check { file } => match Config::load(Some(&file)) {
+        ConfigCommand::Check { file, file_only } => match Config::load(Some(&file)) {
             Ok(config) => {
+                let problems = if file_only { Vec::new() } else { startup_problems(&config) };
+                if !problems.is_empty() {
+                    let n = problems.len();
+                    writeln!(
+                        err,
+                        "error: {n} problem{} `run` would refuse",
+                        if n == 1 { "" } else { "s" }
+                    )?;
+                    for problem in problems {
+                        writeln!(err, "  {problem}")?;
+                    }
+                    return Ok(EXIT_ERROR);
+                }
                 writeln!(out, "{}: ok", file.display())?;
                 let window = &config.window;
                 writeln!(
@@ -211,6 +231,53 @@ pub fn config(
             }
         },
     }
+}
+
+/// What `run` would refuse at start beyond the file itself, from the
+/// environment it would run in: the baselines (a missing or foreign registry,
+/// unreadable profile files), a stored checkpoint the configuration cannot
+/// resume, and webhook targets, secrets and Alertmanager settings. Each
+/// independent check runs, so one problem does not hide another.
+fn startup_problems(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let baselines: Option<Arc<dyn BaselineSource>> = match &config.baselines.registry_path {
+        Some(path) => match RegistryBaselines::open(path) {
+            Ok(registry) => Some(Arc::new(registry)),
+            Err(error) => {
+                problems.push(format!("baselines.registry_path: {}", crate::error_chain(&error)));
+                None
+            }
+        },
+        None => match StaticBaselines::from_files(&config.baselines.files) {
+            Ok(files) => Some(Arc::new(files)),
+            Err(error) => {
+                problems.push(format!("baselines.files: {}", crate::error_chain(&error)));
+                None
+            }
+        },
+    };
+    let catalog = baselines.and_then(|b| match Catalog::load(b.as_ref(), config, None) {
+        Ok(catalog) => Some(catalog),
+        Err(error) => {
+            problems.push(format!("baselines: {}", crate::error_chain(&error)));
+            None
+        }
+    });
+    // A checkpoint is only read where one exists: `run` creates the file.
+    if let (Some(path), Some(catalog)) = (config.checkpoint_path(), &catalog) {
+        if path.exists() {
+            let resumed = CheckpointStore::open(path, &config.kafka.group_id)
+                .and_then(|store| store.load(&config.window, catalog));
+            if let Err(error) = resumed {
+                problems.push(format!("checkpoint: {}", crate::error_chain(&error)));
+            }
+        }
+    }
+    for error in crate::alerts::check_delivery(config, |name| std::env::var(name).ok()) {
+        // Its text already holds its cause.
+        problems.push(error.to_string());
+    }
+    problems
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

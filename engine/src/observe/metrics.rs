@@ -107,14 +107,7 @@ struct Series {
 pub const QUALITY_CHECKS: [&str; 3] = ["missing", "out_of_range", "unseen"];
 
 /// Fairness disparities (the `metric` label).
-pub const DISPARITIES: [&str; 6] = [
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-];
+pub const DISPARITIES: [&str; 6] = crate::config::FAIRNESS_METRICS;
 
 const FEATURE: &[&str] = &["model", "version", "feature", "statistic"];
 const MODEL: &[&str] = &["model", "version"];
