@@ -794,21 +794,51 @@ impl Checker<'_> {
     }
 }
 
+/// Reads section `name`. serde stops at a section's first bad key; so that one
+/// error does not hide another in the same section, the bad key is taken out
+/// and the rest read again, until the section reads or no key can be blamed.
 fn section<T: DeserializeOwned>(
     name: &str,
-    value: toml::Value,
+    mut value: toml::Value,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
-    match value.try_into::<T>() {
-        Ok(parsed) => Some(parsed),
-        Err(error) => {
-            errors.push(ConfigError {
-                key: name.to_owned(),
-                message: error.to_string().trim_end().replace('\n', " "),
-            });
-            None
+    let mut blamed = false;
+    // A section has a few dozen keys at most.
+    for _ in 0..64 {
+        let error = match value.clone().try_into::<T>() {
+            Ok(parsed) => return (!blamed).then_some(parsed),
+            Err(error) => error,
+        };
+        let message = error.to_string().trim_end().replace('\n', " ");
+        let culprit = blamed_key(&message)
+            .filter(|key| value.as_table().is_some_and(|table| table.contains_key(key.as_str())));
+        match culprit {
+            Some(key) => {
+                if let Some(table) = value.as_table_mut() {
+                    table.remove(&key);
+                }
+                errors.push(ConfigError { key: format!("{name}.{key}"), message });
+                blamed = true;
+            }
+            None => {
+                errors.push(ConfigError { key: name.to_owned(), message });
+                return None;
+            }
         }
     }
+    None
+}
+
+/// The key a deserialization error is about: "unknown field `x`" or "... in `x`".
+fn blamed_key(message: &str) -> Option<String> {
+    let quoted = |text: &str| {
+        let rest = text.strip_prefix('`')?;
+        rest.find('`').map(|end| rest[..end].to_owned())
+    };
+    if let Some(at) = message.find("unknown field ") {
+        return quoted(&message[at + "unknown field ".len()..]);
+    }
+    message.rfind(" in `").and_then(|at| quoted(&message[at + 4..]))
 }
 
 /// The `[alerting]` rules that need no network or secret: policies (every rule
@@ -1257,7 +1287,9 @@ mod tests {
         )
         .unwrap_err();
         let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-        for key in ["drift", "kafka.brokers", "window.size_secs", "window.slide_secs", "nonsense"] {
+        for key in
+            ["drift.bogus", "kafka.brokers", "window.size_secs", "window.slide_secs", "nonsense"]
+        {
             assert!(keys.contains(&key), "{key} missing from {errors}");
         }
         assert!(keys.iter().any(|k| k.contains("enable.auto.commit")), "{errors}");
@@ -1309,6 +1341,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("`race` is not one of fairness.attributes"), "{text}");
+    }
+
+    #[test]
+    fn one_error_does_not_hide_another_in_the_same_section() {
+        let errors = load(
+            "[window]\nsize_secs = \"ten\"\nbogus = 1\nallowed_lateness_secs = -1\n",
+            &[("DRIFTGAUGE__KAFKA__SESSION_TIMEOUT_MS", "soon")],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        for key in ["window.size_secs", "window.bogus", "window.allowed_lateness_secs"] {
+            assert!(keys.contains(&key), "{key} missing from {errors}");
+        }
+        assert!(
+            keys.contains(&"DRIFTGAUGE__KAFKA__SESSION_TIMEOUT_MS (sets kafka.session_timeout_ms)"),
+            "{errors}"
+        );
     }
 
     #[test]
