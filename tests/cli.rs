@@ -440,3 +440,33 @@ fn model_quality_and_fairness_are_reported_with_label_and_prediction() {
     assert_eq!(run.code, EXIT_ERROR);
     assert!(run.stderr.contains("column `missing` not found"), "{}", run.stderr);
 }
+
+/// Each cause is printed once, and a flag an error suggests exists.
+#[test]
+fn errors_print_their_cause_once_and_name_real_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("absent.csv");
+    let absent = absent.to_str().unwrap();
+    let run = driftgauge(&["check", "--reference", absent, "--current", absent]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert_eq!(run.stderr.matches("No such file or directory").count(), 1, "{}", run.stderr);
+
+    let odd = dir.path().join("data.txt");
+    std::fs::write(&odd, "a\n1\n").unwrap();
+    let odd = odd.to_str().unwrap();
+    let run = driftgauge(&["check", "--reference", odd, "--current", odd]);
+    assert_eq!(run.code, EXIT_ERROR);
+    let help =
+        [&["check", "--help"][..], &["baseline", "fit", "--help"], &["registry", "fit", "--help"]]
+            .map(|args| driftgauge(args).stdout)
+            .concat();
+    let flags: Vec<&str> = run
+        .stderr
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        .filter(|word| word.starts_with("--"))
+        .collect();
+    assert!(!flags.is_empty(), "{}", run.stderr);
+    for flag in flags {
+        assert!(help.contains(flag), "{flag} is not a flag: {}", run.stderr);
+    }
+}

@@ -92,13 +92,13 @@ pub const IN_MEMORY: &str = ":memory:";
 pub enum AlertingError {
     /// Webhook targets, secrets or the Alertmanager settings are invalid (every problem
     /// is listed).
-    #[error("[alerting]: {0}")]
+    #[error("[alerting]")]
     Config(#[source] driftgauge_alerting::Error),
     /// The outbox database cannot be opened.
-    #[error("alerting.database_path: {0}")]
+    #[error("alerting.database_path")]
     Database(#[source] DbError),
     /// The saved policy state cannot be read.
-    #[error("alerting.database_path: cannot read the alert policy state: {0}")]
+    #[error("alerting.database_path: cannot read the alert policy state")]
     State(#[source] driftgauge_alerting::Error),
 }
 

@@ -63,7 +63,7 @@ impl FromStr for Format {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file could not be opened.
-    #[error("{path}: cannot open: {source}")]
+    #[error("{path}: cannot open")]
     Open {
         /// The file.
         path: PathBuf,
@@ -72,7 +72,7 @@ pub enum InputError {
     },
     /// The format was neither given nor implied by the extension.
     #[error(
-        "{path}: cannot tell the format from the extension; use .parquet, .csv, .arrow/.feather or .arrows, or pass --format-in"
+        "{path}: cannot tell the format from the extension; use .parquet, .csv, .arrow/.feather or .arrows, or name the format (check: --reference-format, --current-format; fits: --input-format)"
     )]
     UnknownFormat {
         /// The file.

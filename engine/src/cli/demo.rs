@@ -95,7 +95,7 @@ impl Default for DemoOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// The mock cluster, topic or producer could not be set up.
-    #[error("kafka: {0}")]
+    #[error("kafka")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// The engine failed.
     #[error(transparent)]

@@ -274,8 +274,7 @@ fn startup_problems(config: &Config) -> Vec<String> {
         }
     }
     for error in crate::alerts::check_delivery(config, |name| std::env::var(name).ok()) {
-        // Its text already holds its cause.
-        problems.push(error.to_string());
+        problems.push(crate::error_chain(&error));
     }
     problems
 }

@@ -106,14 +106,14 @@ impl BaselineSource for RegistryBaselines {
         self.registry()
             .active_profile(model)
             .map(|found| found.map(|(version, profile)| (version, Arc::new(profile))))
-            .map_err(|e| BaselineError::Store(e.to_string()))
+            .map_err(|e| BaselineError::Store(crate::error_chain(&e)))
     }
 
     fn active_profiles(&self) -> Result<Vec<(String, String, Arc<Profile>)>, BaselineError> {
         self.registry()
             .active_profiles()
             .map(|all| all.into_iter().map(|(m, v, p)| (m, v, Arc::new(p))).collect())
-            .map_err(|e| BaselineError::Store(e.to_string()))
+            .map_err(|e| BaselineError::Store(crate::error_chain(&e)))
     }
 }
 
