@@ -158,7 +158,7 @@ fn every_change_writes_an_audit_row_with_its_actor() {
     let fit = ["fit", "--model", "fraud", "--input", input, "--actor", "ada"];
     ok(&db, &[&fit[..], &["--version", "v1", "--activate"]].concat());
     ok(&db, &[&fit[..], &["--version", "v2"]].concat());
-    ok(&db, &["--actor", "bob", "activate", "fraud", "v2"]);
+    ok(&db, &["activate", "--actor", "bob", "fraud", "v2"]);
     ok(&db, &["activate", "fraud", "v2", "--actor", "carol"]); // already active: no change
     ok(&db, &["delete", "fraud/v1", "--actor", "dave"]);
     let exported = dir.path().join("export.json");

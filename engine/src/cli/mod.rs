@@ -44,7 +44,7 @@ enum Command {
     /// Baseline profiles.
     #[command(subcommand)]
     Baseline(BaselineCommand),
-    /// The baseline registry: fit, list, show, activate, export, import, delete.
+    /// The baseline registry: init, fit, list, show, activate, export, import, delete, audit.
     Registry(registry::RegistryArgs),
     /// Run the streaming engine: Kafka in, event-time windows, Prometheus out.
     Run(stream::RunArgs),
@@ -67,9 +67,15 @@ where
         Err(error) => {
             let code = if error.use_stderr() { EXIT_ERROR } else { EXIT_OK };
             // Help and version go to stdout, usage errors to stderr.
-            let target: &mut dyn Write = if error.use_stderr() { err } else { out };
+            let (target, color): (&mut dyn Write, bool) = if error.use_stderr() {
+                (err, colors(&std::io::stderr()))
+            } else {
+                (out, colors(&std::io::stdout()))
+            };
+            let text =
+                if color { error.render().ansi().to_string() } else { error.render().to_string() };
             // A failed write to a closed pipe leaves nothing better to do.
-            target.write_all(error.render().ansi().to_string().as_bytes()).ok();
+            target.write_all(text.as_bytes()).ok();
             return code;
         }
     };
@@ -84,7 +90,94 @@ where
         Command::Config(command) => stream::config(command, out, err),
     };
     result.unwrap_or_else(|error| {
+        // `driftgauge ... | head`: the reader has what it wanted.
+        if closed_pipe(&error) {
+            return EXIT_OK;
+        }
         writeln!(err, "error: {error:#}").ok();
         EXIT_ERROR
     })
+}
+
+/// Whether output to `stream` is coloured: only on a terminal, and never
+/// with `NO_COLOR` set to anything but the empty string (no-color.org).
+pub fn colors(stream: &impl std::io::IsTerminal) -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && stream.is_terminal()
+}
+
+/// Whether `error` is a write to a pipe whose reader has gone.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that has gone, as `head` does after its lines.
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The summary names every registry command, and `--actor` is offered
+    /// only by the commands that change something.
+    #[test]
+    fn registry_help_is_current() {
+        let help = |args: &[&str]| {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            run(["driftgauge"].iter().chain(args), &mut out, &mut err);
+            String::from_utf8(out).unwrap()
+        };
+        let summary = help(&["--help"]);
+        for command in
+            ["init", "fit", "list", "show", "activate", "export", "import", "delete", "audit"]
+        {
+            assert!(summary.contains(&format!(" {command}")), "{command}: {summary}");
+        }
+        for (command, changes) in [
+            ("fit", true),
+            ("activate", true),
+            ("import", true),
+            ("delete", true),
+            ("init", false),
+            ("list", false),
+            ("show", false),
+            ("export", false),
+            ("audit", false),
+        ] {
+            let text = help(&["registry", command, "--help"]);
+            assert_eq!(text.contains("--actor"), changes, "registry {command}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_quietly() {
+        let mut err = Vec::new();
+        let code = run(["driftgauge", "config", "defaults"], &mut ClosedPipe, &mut err);
+        assert_eq!(code, EXIT_OK);
+        assert_eq!(String::from_utf8(err).unwrap(), "");
+    }
+
+    #[test]
+    fn help_has_no_colours_off_a_terminal() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(["driftgauge", "--help"], &mut out, &mut err), EXIT_OK);
+        let (mut out2, mut err2) = (Vec::new(), Vec::new());
+        assert_eq!(run(["driftgauge", "check", "--bogus"], &mut out2, &mut err2), EXIT_ERROR);
+        for text in [out, err2] {
+            let text = String::from_utf8(text).unwrap();
+            assert!(!text.contains('\u{1b}'), "{text:?}");
+        }
+    }
 }

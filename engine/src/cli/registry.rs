@@ -32,9 +32,6 @@ pub struct RegistryArgs {
     /// The registry database (SQLite). Created by `init`, `fit` and `import` if missing.
     #[arg(long, global = true, env = "DRIFTGAUGE_REGISTRY", default_value = "driftgauge.db")]
     db: PathBuf,
-    /// Who makes the change, for the audit trail (default: the OS user).
-    #[arg(long, global = true)]
-    actor: Option<String>,
     #[command(subcommand)]
     command: RegistryCommand,
 }
@@ -80,6 +77,23 @@ struct FitArgs {
     /// Also make the new version the model's active baseline.
     #[arg(long)]
     activate: bool,
+    #[command(flatten)]
+    actor: Actor,
+}
+
+/// `--actor`, on the commands that change the registry (and so write the
+/// audit trail) only.
+#[derive(Debug, Args)]
+struct Actor {
+    /// Who makes the change, for the audit trail (default: the OS user).
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+impl Actor {
+    fn name(&self) -> String {
+        self.actor.clone().unwrap_or_else(crate::registry::default_actor)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +121,8 @@ struct ActivateArgs {
     model: String,
     /// Version to activate.
     version: String,
+    #[command(flatten)]
+    actor: Actor,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +139,8 @@ struct ImportArgs {
     /// Overwrite versions whose profile differs, and active versions that differ.
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    actor: Actor,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +150,8 @@ struct DeleteArgs {
     /// Also delete the active version, leaving the model without a baseline.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    actor: Actor,
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +174,6 @@ enum Output {
 /// # Errors
 /// Any registry, input or fitting error, with the database or file named.
 pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
-    let actor = args.actor.clone().unwrap_or_else(crate::registry::default_actor);
     let db = args.db.as_path();
     match args.command {
         RegistryCommand::Init => {
@@ -166,7 +185,7 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
                 writeln!(err, "{}: created an empty registry", db.display())?;
             }
         }
-        RegistryCommand::Fit(fit) => run_fit(fit, db, &actor, err)?,
+        RegistryCommand::Fit(fit) => run_fit(fit, db, err)?,
         RegistryCommand::List(list) => run_list(&list, &open_existing(db)?, out, err)?,
         RegistryCommand::Show(show) => {
             let registry = open_existing(db)?;
@@ -177,7 +196,8 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
         RegistryCommand::Activate(activate) => {
             let mut registry = open_existing(db)?;
-            let previous = registry.activate(&activate.model, &activate.version, &actor)?;
+            let previous =
+                registry.activate(&activate.model, &activate.version, &activate.actor.name())?;
             let (model, version) = (&activate.model, &activate.version);
             match previous {
                 Some(previous) if previous == *version => {
@@ -212,7 +232,7 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
             let document: Export = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not a registry export document", path.display()))?;
             let summary = Registry::open(db)?
-                .import(&document, import.replace, &actor)
+                .import(&document, import.replace, &import.actor.name())
                 .with_context(|| format!("importing {}", path.display()))?;
             writeln!(
                 err,
@@ -228,7 +248,8 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
         RegistryCommand::Delete(delete) => {
             let (model, version) = split_target(&delete.target);
-            let summary = open_existing(db)?.delete(model, version, delete.force, &actor)?;
+            let summary =
+                open_existing(db)?.delete(model, version, delete.force, &delete.actor.name())?;
             let versions = summary.versions.join(", ");
             write!(err, "deleted {model}: {versions}")?;
             if let Some(active) = &summary.deactivated {
@@ -280,8 +301,10 @@ fn open_existing(db: &Path) -> anyhow::Result<Registry> {
     Ok(Registry::open_existing(db)?)
 }
 
-fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow::Result<()> {
-    let FitArgs { model, version, input, input_format, profile: profile_args, activate } = args;
+fn run_fit(args: FitArgs, db: &Path, err: &mut dyn Write) -> anyhow::Result<()> {
+    let FitArgs { model, version, input, input_format, profile: profile_args, activate, actor } =
+        args;
+    let actor = &actor.name();
     let (model, version) = (model.as_str(), version.as_str());
     // Open and check first: a fit can take minutes, and should not end in
     // "already exists" or "database too new".

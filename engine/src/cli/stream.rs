@@ -291,7 +291,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn init_tracing(log: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(super::colors(&std::io::stderr()));
     // An already-installed subscriber (tests running commands in-process) wins.
     let _installed = match log.format {
         LogFormat::Text => builder.try_init().is_ok(),
