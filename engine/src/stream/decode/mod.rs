@@ -1074,9 +1074,18 @@ impl Decoder {
                 )
             });
         };
+        let raw_times = batch.column_by_name(&names.time).map(Arc::clone);
         // Row indices per model, in row order.
         let mut by_model: Vec<(Arc<ModelPlan>, Vec<u32>)> = Vec::new();
         for i in 0..rows {
+            // A time that is there but unreadable ("yesterday") is the wrong
+            // type, as in a JSON event; only an absent one is missing.
+            if times.is_null(i) && raw_times.as_ref().is_some_and(|raw| raw.is_valid(i)) {
+                self.reject_rows(Reject::WrongType, 1, || {
+                    format!("row {i}: the `{}` value cannot be read as a time", names.time)
+                });
+                continue;
+            }
             if models.is_null(i) || times.is_null(i) {
                 self.reject_rows(Reject::MissingField, 1, || {
                     format!("row {i}: no `{}` or no `{}`", names.model, names.time)
@@ -1128,8 +1137,18 @@ impl Decoder {
                 format!("model `{}`: column `{column}`: {error}", plan.model),
             )
         };
+        // NOTE: arrow's default cast turns what it cannot convert (a string
+        // in a numeric column, an overflow) into nulls, which would count as
+        // missing values. A number must come from a numeric column, and a
+        // conversion that fails is an error, never a null.
         let as_type = |column: &str, array: &ArrayRef, target: &DataType| {
-            cast(array, target).map_err(|e| wrong(column, &e))
+            let source = array.data_type();
+            if target.is_numeric() && !(source.is_numeric() || *source == DataType::Null) {
+                return Err(wrong(column, &format_args!("{source}, not a number")));
+            }
+            let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+            arrow::compute::cast_with_options(array, target, &options)
+                .map_err(|e| wrong(column, &e))
         };
         let pick = |array: &ArrayRef| -> Result<ArrayRef, Rejection> {
             if all {
@@ -1593,6 +1612,58 @@ mod tests {
         let groups = batch.column(6).as_any().downcast_ref::<Str>().unwrap();
         assert_eq!(groups.iter().collect::<Vec<_>>(), vec![Some("f"), Some("x"), Some("other")]);
         assert_eq!(d.buffered_rows(), 0);
+    }
+
+    /// A string where a number is expected, or a time that is no time, is
+    /// the wrong type for its rows, not a null (missing value) from a lossy cast.
+    #[test]
+    fn arrow_ipc_columns_of_the_wrong_type_are_rejected_not_nulled() {
+        let ipc = |schema: &Arc<Schema>, columns: Vec<ArrayRef>| {
+            let batch = RecordBatch::try_new(Arc::clone(schema), columns).unwrap();
+            let mut payload = Vec::new();
+            let mut writer = StreamWriter::try_new(&mut payload, schema).unwrap();
+            writer.write(&batch).unwrap();
+            writer.finish().unwrap();
+            drop(writer);
+            payload
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("model", DataType::Utf8, true),
+            Field::new("timestamp", DataType::Int64, true),
+            Field::new("x", DataType::Utf8, true),
+        ]));
+        let payload = ipc(
+            &schema,
+            vec![
+                Arc::new(Str::from(vec!["m", "m"])),
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Str::from(vec!["1.5", "high"])),
+            ],
+        );
+        let mut d = decoder();
+        let rejection = d.decode(PayloadFormat::ArrowIpc, Some(&payload)).unwrap_err();
+        assert_eq!(rejection.reason, Reject::WrongType, "{}", rejection.detail);
+        assert!(rejection.detail.contains("column `x`"), "{}", rejection.detail);
+        let counts = d.take_counts();
+        assert_eq!(counts.rejected[Reject::WrongType.index()], 2);
+        assert_eq!(counts.decoded, 0);
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("model", DataType::Utf8, true),
+            Field::new("timestamp", DataType::Utf8, true),
+        ]));
+        let payload = ipc(
+            &schema,
+            vec![
+                Arc::new(Str::from(vec!["m", "m", "m"])),
+                Arc::new(Str::from(vec![Some("2024-01-01T00:00:00Z"), Some("yesterday"), None])),
+            ],
+        );
+        assert_eq!(d.decode(PayloadFormat::ArrowIpc, Some(&payload)), Ok(()));
+        let counts = d.take_counts();
+        assert_eq!(counts.decoded, 1);
+        assert_eq!(counts.rejected[Reject::WrongType.index()], 1);
+        assert_eq!(counts.rejected[Reject::MissingField.index()], 1);
     }
 
     #[test]
