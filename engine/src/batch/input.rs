@@ -148,7 +148,11 @@ impl Table {
                 (schema, Storage::Batches(batches))
             }
             Format::Arrow => {
-                let reader = arrow::ipc::reader::FileReader::try_new(BufReader::new(file), None)
+                let mut file = BufReader::new(file);
+                if is_feather_v1(&mut file) {
+                    return Err(decode(FEATHER_V1.to_owned()));
+                }
+                let reader = arrow::ipc::reader::FileReader::try_new(file, None)
                     .map_err(|e| decode(e.to_string()))?;
                 let schema = reader.schema();
                 let batches =
@@ -233,6 +237,19 @@ impl Table {
     }
 }
 
+/// What to say of a Feather v1 file, which predates the Arrow IPC format.
+const FEATHER_V1: &str = "this is a Feather v1 file, an old format driftgauge does not read; \
+     convert it to Feather v2 (Arrow IPC) with pyarrow: \
+     `import pyarrow.feather as f; f.write_feather(f.read_table('old.feather'), 'new.feather')`";
+
+/// Whether `file` starts with Feather v1's magic `FEA1` (Feather v2 is an
+/// Arrow IPC file, which starts with `ARROW1`). Leaves the file at its start.
+fn is_feather_v1(file: &mut BufReader<File>) -> bool {
+    use std::io::BufRead;
+    let v1 = file.fill_buf().is_ok_and(|head| head.starts_with(b"FEA1"));
+    v1
+}
+
 fn read_parquet_column(
     file: File,
     metadata: &ArrowReaderMetadata,
@@ -273,6 +290,44 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("x.feather")), Some(Format::Arrow));
         assert_eq!(Format::from_path(Path::new("x.arrows")), Some(Format::ArrowStream));
         assert_eq!(Format::from_path(Path::new("x.txt")), None);
+    }
+
+    #[test]
+    fn feather_v1_is_named_with_how_to_convert_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.feather");
+        // Feather v1 starts and ends with FEA1, with flatbuffers metadata between.
+        std::fs::write(&old, b"FEA1\0\0\0\0some column data and metadataFEA1").unwrap();
+        let error = Table::read(&old, None).unwrap_err().to_string();
+        assert!(error.contains("old.feather") && error.contains("Feather v1"), "{error}");
+        assert!(error.contains("write_feather"), "{error}");
+    }
+
+    #[test]
+    fn compressed_arrow_ipc_files_read() {
+        use arrow::array::Float64Array;
+        use arrow::ipc::CompressionType;
+        use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "x",
+            DataType::Float64,
+            true,
+        )]));
+        let values: ArrayRef = Arc::new(Float64Array::from_iter_values((0..1000).map(f64::from)));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![values]).unwrap();
+        for (name, codec) in [("lz4", CompressionType::LZ4_FRAME), ("zstd", CompressionType::ZSTD)]
+        {
+            let path = dir.path().join(format!("{name}.arrow"));
+            let options = IpcWriteOptions::default().try_with_compression(Some(codec)).unwrap();
+            let mut writer =
+                FileWriter::try_new_with_options(File::create(&path).unwrap(), &schema, options)
+                    .unwrap();
+            writer.write(&batch).unwrap();
+            writer.finish().unwrap();
+            let table = Table::read(&path, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(table.rows(), 1000, "{name}");
+        }
     }
 
     #[test]
