@@ -10,6 +10,7 @@ mod golden_evidently;
 mod golden_quality;
 mod kafka_broker;
 mod outbox;
+mod real_world;
 mod registry;
 mod streaming;
 mod support;

@@ -94,6 +94,18 @@ pub enum InputError {
         /// The file.
         path: PathBuf,
     },
+    /// A column named explicitly holds a type that cannot be monitored.
+    #[error("{path}: column `{column}` ({data_type}) cannot be monitored: {reason}")]
+    Unmonitorable {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        data_type: String,
+        /// Why, and what can be done.
+        reason: &'static str,
+    },
     /// A requested column is not in the file.
     #[error("{path}: column `{column}` not found (columns: {available})")]
     MissingColumn {
@@ -107,14 +119,143 @@ pub enum InputError {
 }
 
 /// A table read from a file: its schema and its rows.
+///
+/// Columns are read as they can be monitored: decimals and float16 as
+/// `Float64` numbers; times (timestamps, dates, times of day, durations) as
+/// `Float64` seconds (since the epoch, midnight or zero), but only when named
+/// explicitly. By default ([`Table::column_names`]) times, index columns
+/// (pandas' index, a CSV's unnamed leading column) and types that cannot be
+/// monitored (structs, lists, binary) are left out and listed in
+/// [`Table::skipped`]; naming one of the last kind is an error.
 #[derive(Debug, Clone)]
 pub struct Table {
     /// Where it came from, for messages.
     pub path: PathBuf,
-    /// The schema of every column.
+    /// The schema of every column, as read (before conversions).
     pub schema: SchemaRef,
     rows: usize,
     storage: Storage,
+    /// The type each column is read as, in schema order; `None`: never.
+    read_types: Vec<Option<DataType>>,
+    skipped: Vec<Skipped>,
+}
+
+/// A column left out of the default selection, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The column.
+    pub column: String,
+    /// Its Arrow type, as Arrow writes it (`Timestamp(µs, "UTC")`).
+    pub data_type: String,
+    /// Why it was left out.
+    pub reason: &'static str,
+}
+
+/// Why a column is left out by default.
+const INDEX: &str = "an index column, not a feature (name it in --columns to compare it)";
+const TIME: &str =
+    "a time (name it in --columns to compare it as seconds since the epoch, midnight or zero)";
+const UNMONITORABLE: &str =
+    "nested or binary values cannot be profiled (leave it out, or flatten it into columns)";
+
+/// How a column of a given type is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reading {
+    /// As it is (numbers, strings, booleans, string dictionaries).
+    AsIs,
+    /// Cast to `Float64` (decimals, float16, numeric dictionaries).
+    Number,
+    /// As `Float64` seconds, divided by this many units per second (a
+    /// negative value: multiplied, for days).
+    Seconds(f64),
+    /// Not at all.
+    Never,
+}
+
+fn reading(data_type: &DataType) -> Reading {
+    use arrow::datatypes::TimeUnit as Unit;
+    use driftgauge_detectors::column::{is_categorical, is_numeric};
+    let per_second = |unit: &Unit| match unit {
+        Unit::Second => 1.0,
+        Unit::Millisecond => 1e3,
+        Unit::Microsecond => 1e6,
+        Unit::Nanosecond => 1e9,
+    };
+    match data_type {
+        t if is_numeric(t) || is_categorical(t) => Reading::AsIs,
+        DataType::Float16 | DataType::Decimal32(..) | DataType::Decimal64(..) => Reading::Number,
+        DataType::Decimal128(..) | DataType::Decimal256(..) => Reading::Number,
+        DataType::Dictionary(_, value)
+            if reading(value) == Reading::Number || is_numeric(value) =>
+        {
+            Reading::Number
+        }
+        DataType::Timestamp(unit, _) | DataType::Time32(unit) | DataType::Time64(unit) => {
+            Reading::Seconds(per_second(unit))
+        }
+        DataType::Duration(unit) => Reading::Seconds(per_second(unit)),
+        DataType::Date32 => Reading::Seconds(-86_400.0),
+        DataType::Date64 => Reading::Seconds(1e3),
+        _ => Reading::Never,
+    }
+}
+
+/// The type a column is read as (see [`reading`]).
+fn read_type(data_type: &DataType) -> Option<DataType> {
+    match reading(data_type) {
+        Reading::AsIs => Some(data_type.clone()),
+        Reading::Number | Reading::Seconds(_) => Some(DataType::Float64),
+        Reading::Never => None,
+    }
+}
+
+/// `array` read as [`reading`] says.
+fn convert(array: ArrayRef) -> Result<ArrayRef, arrow::error::ArrowError> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, Int64Type};
+    match reading(array.data_type()) {
+        Reading::AsIs | Reading::Never => Ok(array),
+        Reading::Number => arrow::compute::cast(&array, &DataType::Float64),
+        Reading::Seconds(scale) => {
+            let raw = arrow::compute::cast(&array, &DataType::Int64)?;
+            let raw = raw.as_primitive::<Int64Type>();
+            let seconds = if scale < 0.0 {
+                raw.unary::<_, Float64Type>(|v| v as f64 * -scale)
+            } else {
+                raw.unary::<_, Float64Type>(|v| v as f64 / scale)
+            };
+            debug_assert_eq!(seconds.len(), array.len());
+            Ok(Arc::new(seconds))
+        }
+    }
+}
+
+/// The columns pandas wrote as its index: `__index_level_N__`, or those the
+/// `pandas` schema metadata lists in `index_columns` (a range index is
+/// stored in the metadata only).
+fn pandas_index_columns(schema: &SchemaRef) -> Vec<String> {
+    let mut index: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|name| name.starts_with("__index_level_") && name.ends_with("__"))
+        .cloned()
+        .collect();
+    let listed = schema
+        .metadata()
+        .get("pandas")
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|meta| meta.get("index_columns").cloned());
+    if let Some(serde_json::Value::Array(columns)) = listed {
+        for column in columns {
+            if let serde_json::Value::String(name) = column {
+                if schema.field_with_name(&name).is_ok() && !index.contains(&name) {
+                    index.push(name);
+                }
+            }
+        }
+    }
+    index
 }
 
 #[derive(Debug, Clone)]
@@ -177,13 +318,60 @@ impl Table {
         if rows == 0 {
             return Err(InputError::Empty { path: path.to_owned() });
         }
-        Ok(Self { path: path.to_owned(), schema, rows, storage })
+        let mut index = pandas_index_columns(&schema);
+        // pandas' to_csv writes its index as a leading column with an empty
+        // header, which pandas reads back as `Unnamed: 0`.
+        if format == Format::Csv {
+            if let Some(first) = schema.fields().first() {
+                if first.name().is_empty() || first.name() == "Unnamed: 0" {
+                    index.push(first.name().clone());
+                }
+            }
+        }
+        Ok(Self::classify(path.to_owned(), schema, rows, storage, &index))
     }
 
     /// A table of batches already in memory (`path` is used in messages).
     pub fn from_batches(path: PathBuf, schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        Self { path, schema, rows, storage: Storage::Batches(batches) }
+        let index = pandas_index_columns(&schema);
+        Self::classify(path, schema, rows, Storage::Batches(batches), &index)
+    }
+
+    fn classify(
+        path: PathBuf,
+        schema: SchemaRef,
+        rows: usize,
+        storage: Storage,
+        index: &[String],
+    ) -> Self {
+        let skipped = schema
+            .fields()
+            .iter()
+            .filter_map(|field| {
+                let reason = if index.contains(field.name()) {
+                    INDEX
+                } else {
+                    match reading(field.data_type()) {
+                        Reading::Seconds(_) => TIME,
+                        Reading::Never => UNMONITORABLE,
+                        Reading::AsIs | Reading::Number => return None,
+                    }
+                };
+                Some(Skipped {
+                    column: field.name().clone(),
+                    data_type: field.data_type().to_string(),
+                    reason,
+                })
+            })
+            .collect();
+        let read_types = schema.fields().iter().map(|f| read_type(f.data_type())).collect();
+        Self { path, schema, rows, storage, read_types, skipped }
+    }
+
+    /// The columns left out of [`Table::column_names`], with their types and why.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
     }
 
     /// Total rows.
@@ -191,12 +379,19 @@ impl Table {
         self.rows
     }
 
-    /// The Arrow type of `column`.
+    /// The Arrow type `column` is read as (see [`Table`]).
     ///
     /// # Errors
-    /// [`InputError::MissingColumn`] if the table has no such column.
+    /// [`InputError::MissingColumn`] if the table has no such column,
+    /// [`InputError::Unmonitorable`] if its type cannot be monitored.
     pub fn data_type(&self, column: &str) -> Result<&DataType, InputError> {
-        self.schema.field_with_name(column).map(|f| f.data_type()).map_err(|_| self.missing(column))
+        let index = self.schema.index_of(column).map_err(|_| self.missing(column))?;
+        self.read_types[index].as_ref().ok_or_else(|| InputError::Unmonitorable {
+            path: self.path.clone(),
+            column: column.to_owned(),
+            data_type: self.schema.field(index).data_type().to_string(),
+            reason: UNMONITORABLE,
+        })
     }
 
     /// The batches of `column` (decoded now, for a Parquet file).
@@ -207,32 +402,48 @@ impl Table {
     /// the column) if it cannot be read.
     pub fn column(&self, column: &str) -> Result<Vec<ArrayRef>, InputError> {
         let index = self.schema.index_of(column).map_err(|_| self.missing(column))?;
-        match &self.storage {
+        self.data_type(column)?;
+        let (arrays, format) = match &self.storage {
             Storage::Batches(batches) => {
-                Ok(batches.iter().map(|b| Arc::clone(b.column(index))).collect())
+                let arrays = batches.iter().map(|b| Arc::clone(b.column(index))).collect();
+                (arrays, Format::Arrow)
             }
             Storage::Parquet(metadata) => {
                 let file = File::open(&self.path)
                     .map_err(|source| InputError::Open { path: self.path.clone(), source })?;
-                read_parquet_column(file, metadata, index).map_err(|e| InputError::Decode {
-                    path: self.path.clone(),
-                    format: Format::Parquet,
-                    reason: format!("column `{column}`: {e}"),
-                })
+                let arrays =
+                    read_parquet_column(file, metadata, index).map_err(|e| InputError::Decode {
+                        path: self.path.clone(),
+                        format: Format::Parquet,
+                        reason: format!("column `{column}`: {e}"),
+                    })?;
+                (arrays, Format::Parquet)
             }
-        }
+        };
+        arrays.into_iter().map(convert).collect::<Result<_, _>>().map_err(|e| InputError::Decode {
+            path: self.path.clone(),
+            format,
+            reason: format!("column `{column}`: {e}"),
+        })
     }
 
-    /// Column names in schema order.
+    /// The names of the columns compared by default, in schema order: all
+    /// but those in [`Table::skipped`].
     pub fn column_names(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|name| !self.skipped.iter().any(|s| s.column == *name))
+            .collect()
     }
 
     fn missing(&self, column: &str) -> InputError {
+        let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
         InputError::MissingColumn {
             path: self.path.clone(),
             column: column.to_owned(),
-            available: self.column_names().join(", "),
+            available: names.join(", "),
         }
     }
 }

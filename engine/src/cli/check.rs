@@ -266,6 +266,11 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
 pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
     let options = args.profile.options();
     let table = Table::read(&args.input, args.input_format)?;
+    if options.columns.is_empty() {
+        for s in table.skipped() {
+            writeln!(err, "skipped `{}` ({}): {}", s.column, s.data_type, s.reason)?;
+        }
+    }
     let profile = check::fit_baseline(&table, &options)?;
     let json = serde_json::to_string_pretty(&profile)?;
     std::fs::write(&args.out, json + "\n")

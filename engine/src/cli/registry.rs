@@ -327,6 +327,11 @@ fn run_fit(args: FitArgs, db: &Path, err: &mut dyn Write) -> anyhow::Result<()> 
         table.schema.fields().len(),
         started.elapsed().as_secs_f64()
     )?;
+    if options.columns.is_empty() {
+        for s in table.skipped() {
+            writeln!(err, "skipped `{}` ({}): {}", s.column, s.data_type, s.reason)?;
+        }
+    }
     let chunk = rayon::current_num_threads().max(1);
     let profile = fit_with_progress(&table, &options, chunk, PROGRESS_CELLS, err)?;
     let summary = registry.store_profile(model, version, &profile, actor)?;
