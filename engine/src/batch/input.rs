@@ -9,7 +9,7 @@
 //! decoded whole first. CSV and Arrow IPC are read whole.
 
 use std::fs::File;
-use std::io::{BufReader, Seek};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -38,12 +38,49 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name's extension implies.
+    /// The format a file name's extension implies; a compressed CSV
+    /// (`.csv.gz`, `.csv.zst`) is CSV.
     pub fn from_path(path: &Path) -> Option<Self> {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-        extension.parse().ok()
+        match Compression::of(path) {
+            Compression::None => extension.parse().ok(),
+            _ => (Format::from_path(&path.with_extension(""))? == Self::Csv).then_some(Self::Csv),
+        }
     }
 }
+
+/// A whole-file compression around a CSV file, from its last extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    fn of(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("gz" | "gzip") => Self::Gzip,
+            Some("zst" | "zstd") => Self::Zstd,
+            _ => Self::None,
+        }
+    }
+}
+
+/// How CSV text is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// The field delimiter; by default sniffed from the header line among
+    /// `,`, `;`, tab and `|`.
+    pub delimiter: Option<u8>,
+    /// Values read as missing; by default [`NA_VALUES`].
+    pub na_values: Option<Vec<String>>,
+}
+
+/// Values read as missing in CSV by default: what pandas, R and spreadsheets
+/// write for a missing value.
+pub const NA_VALUES: [&str; 10] =
+    ["", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "<NA>"];
 
 impl FromStr for Format {
     type Err = ();
@@ -211,7 +248,7 @@ fn read_type(data_type: &DataType) -> Option<DataType> {
 
 /// `array` read as [`reading`] says.
 fn convert(array: ArrayRef) -> Result<ArrayRef, arrow::error::ArrowError> {
-    use arrow::array::{Array, AsArray};
+    use arrow::array::AsArray;
     use arrow::datatypes::{Float64Type, Int64Type};
     match reading(array.data_type()) {
         Reading::AsIs | Reading::Never => Ok(array),
@@ -272,6 +309,19 @@ impl Table {
     /// # Errors
     /// An [`InputError`] naming the file and the reason; an empty file is an error.
     pub fn read(path: &Path, format: Option<Format>) -> Result<Self, InputError> {
+        Self::read_with(path, format, &CsvOptions::default())
+    }
+
+    /// [`Table::read`], with `csv` for CSV files.
+    ///
+    /// # Errors
+    /// As [`Table::read`]; for CSV also a numeric column with a stray text
+    /// value, naming its first row and value.
+    pub fn read_with(
+        path: &Path,
+        format: Option<Format>,
+        csv: &CsvOptions,
+    ) -> Result<Self, InputError> {
         let format = format
             .or_else(|| Format::from_path(path))
             .ok_or_else(|| InputError::UnknownFormat { path: path.to_owned() })?;
@@ -285,7 +335,9 @@ impl Table {
                 (Arc::clone(metadata.schema()), Storage::Parquet(metadata))
             }
             Format::Csv => {
-                let (schema, batches) = read_csv(file).map_err(|e| decode(e.to_string()))?;
+                let text = decompress(file, Compression::of(path))
+                    .map_err(|source| InputError::Open { path: path.to_owned(), source })?;
+                let (schema, batches) = read_csv(&text, csv).map_err(decode)?;
                 (schema, Storage::Batches(batches))
             }
             Format::Arrow => {
@@ -474,19 +526,110 @@ fn read_parquet_column(
     reader.map(|batch| Ok(Arc::clone(batch?.column(0)))).collect()
 }
 
-fn read_csv(mut file: File) -> Result<(SchemaRef, Vec<RecordBatch>), arrow::error::ArrowError> {
-    let format = arrow::csv::reader::Format::default().with_header(true);
+/// The whole of `file`, decompressed.
+fn decompress(file: File, compression: Compression) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    match compression {
+        Compression::None => BufReader::new(file).read_to_end(&mut text)?,
+        Compression::Gzip => {
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)).read_to_end(&mut text)?
+        }
+        Compression::Zstd => zstd::stream::read::Decoder::new(file)?.read_to_end(&mut text)?,
+    };
+    Ok(text)
+}
+
+/// The delimiter of the header line: the most frequent of `,`, `;`, tab
+/// and `|` outside quotes (`,` when none occurs).
+fn sniff_delimiter(text: &[u8]) -> u8 {
+    let header = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut counts = [0usize; 4];
+    let mut quoted = false;
+    for &byte in header {
+        match byte {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            b'|' if !quoted => counts[3] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b';', b'\t', b'|'];
+    let best = (0..4).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
+    if counts[best] == 0 { b',' } else { candidates[best] }
+}
+
+fn read_csv(text: &[u8], options: &CsvOptions) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+    let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(text));
+    let na: Vec<String> = match &options.na_values {
+        Some(values) => values.clone(),
+        None => NA_VALUES.iter().map(|v| (*v).to_owned()).collect(),
+    };
+    let alternatives: Vec<String> = na.iter().map(|v| regex::escape(v)).collect();
+    let null = regex::Regex::new(&format!("^(?:{})$", alternatives.join("|")))
+        .map_err(|e| format!("--na-values: {e}"))?;
+    let format = arrow::csv::reader::Format::default()
+        .with_header(true)
+        .with_delimiter(delimiter)
+        .with_null_regex(null.clone());
     // Types are inferred from the whole file, so a float that first appears
     // late in a column does not turn it into a string.
-    let (schema, _) = format.infer_schema(BufReader::new(&file), None)?;
-    file.rewind()?;
+    let (schema, _) =
+        format.infer_schema(std::io::Cursor::new(text), None).map_err(|e| e.to_string())?;
     let reader = arrow::csv::ReaderBuilder::new(Arc::new(schema))
         .with_format(format)
         .with_batch_size(BATCH_ROWS)
-        .build(BufReader::new(file))?;
+        .build(std::io::Cursor::new(text))
+        .map_err(|e| e.to_string())?;
     let schema = reader.schema();
-    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    stray_text(&schema, &batches)?;
     Ok((schema, batches))
+}
+
+/// A text column whose values are numbers but for a few is most likely a
+/// numeric column with a stray value (`12.5`, `n.a.`, `7`), which would
+/// otherwise be compared as categories without a word. Such a column is an
+/// error naming the first offending row (1-based, the header is row 0) and
+/// value.
+fn stray_text(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(), String> {
+    use arrow::array::AsArray;
+    for (index, field) in schema.fields().iter().enumerate() {
+        if field.data_type() != &DataType::Utf8 {
+            continue;
+        }
+        let (mut numbers, mut texts, mut first) = (0usize, 0usize, None);
+        let mut row = 0usize;
+        for batch in batches {
+            let column = batch.column(index).as_string::<i32>();
+            for value in column.iter() {
+                row += 1;
+                let Some(value) = value else { continue };
+                if value.trim().parse::<f64>().is_ok() {
+                    numbers += 1;
+                } else {
+                    texts += 1;
+                    if first.is_none() {
+                        first = Some((row, value.to_owned()));
+                    }
+                }
+            }
+        }
+        // At least 9 in 10 values are numbers, and at least 10 of them.
+        if let Some((row, value)) = first {
+            if numbers >= 10 && numbers >= 9 * texts {
+                return Err(format!(
+                    "column `{}` holds numbers, but row {row} holds `{value}` ({texts} value(s) \
+                     are not numbers); fix the file, or read such values as missing with \
+                     --na-values",
+                    field.name()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -501,6 +644,72 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("x.feather")), Some(Format::Arrow));
         assert_eq!(Format::from_path(Path::new("x.arrows")), Some(Format::ArrowStream));
         assert_eq!(Format::from_path(Path::new("x.txt")), None);
+    }
+
+    fn floats(table: &Table, column: &str) -> Vec<Option<f64>> {
+        use arrow::array::AsArray;
+        assert_eq!(table.data_type(column).unwrap(), &DataType::Float64, "{column}");
+        table
+            .column(column)
+            .unwrap()
+            .iter()
+            .flat_map(|a| {
+                a.as_primitive::<arrow::datatypes::Float64Type>().iter().collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn csv_as_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        // Semicolons and decimal text, missing-value tokens of every kind.
+        let text = "x;y;c\n1.5;1;a\nNA;2;b\n;3;N/A\nnull;4;c\nNone;5;<NA>\nNaN;6;d\n2.5;n/a;e\n";
+        let plain = dir.path().join("t.csv");
+        std::fs::write(&plain, text).unwrap();
+        let table = Table::read(&plain, None).unwrap();
+        let nulls = [None, None, None, None, None];
+        assert_eq!(floats(&table, "x"), [&[Some(1.5)][..], &nulls, &[Some(2.5)]].concat());
+        assert_eq!(table.data_type("y").unwrap(), &DataType::Int64);
+        assert_eq!(table.column("c").unwrap()[0].null_count(), 2);
+
+        // Tabs are sniffed; --delimiter and --na-values override.
+        let tabs = dir.path().join("tabs.csv");
+        std::fs::write(&tabs, "x\ty\n1\tNA\n2\t-\n").unwrap();
+        let table = Table::read(&tabs, None).unwrap();
+        assert_eq!(table.column_names(), ["x", "y"]);
+        let options = CsvOptions { delimiter: Some(b'\t'), na_values: Some(vec!["-".into()]) };
+        let table = Table::read_with(&tabs, None, &options).unwrap();
+        let y = table.column("y").unwrap();
+        assert_eq!((y[0].data_type(), y[0].null_count()), (&DataType::Utf8, 1), "NA is text now");
+
+        // Compressed files read as the plain one.
+        let gz = dir.path().join("t.csv.gz");
+        let mut encoder =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap();
+        let zst = dir.path().join("t.csv.zst");
+        std::fs::write(&zst, zstd::encode_all(text.as_bytes(), 1).unwrap()).unwrap();
+        for path in [&gz, &zst] {
+            assert_eq!(Format::from_path(path), Some(Format::Csv), "{}", path.display());
+            let table = Table::read(path, None).unwrap();
+            assert_eq!(floats(&table, "x").len(), 7, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn a_stray_text_value_in_a_numeric_csv_column_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stray.csv");
+        let mut text = String::from("amount,city\n");
+        for i in 0..30 {
+            let amount = if i == 11 { "12,5".to_owned() } else { format!("{i}.5") };
+            text.push_str(&format!("\"{amount}\",x{}\n", i % 3));
+        }
+        std::fs::write(&path, text).unwrap();
+        let error = Table::read(&path, None).unwrap_err().to_string();
+        assert!(error.contains("stray.csv") && error.contains("column `amount`"), "{error}");
+        assert!(error.contains("row 12 holds `12,5`"), "{error}");
     }
 
     #[test]

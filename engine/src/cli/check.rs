@@ -13,7 +13,7 @@ use driftgauge_detectors::quality::BinaryClassificationConfig;
 
 use super::exit::{EXIT_DRIFT, EXIT_OK};
 use crate::batch::check::{self, CheckOptions, Mode};
-use crate::batch::input::{Format, Table};
+use crate::batch::input::{CsvOptions, Format, Table};
 use crate::batch::model::{self, ModelOptions, Task};
 use crate::batch::render;
 use crate::registry::file::read_profile;
@@ -62,6 +62,8 @@ pub(super) struct CheckArgs {
     format: Output,
     #[command(flatten)]
     columns: ColumnArgs,
+    #[command(flatten)]
+    csv: CsvArgs,
     /// Statistics contract: reference-fitted bins, or Evidently's DataDriftPreset (needs --reference).
     #[arg(long, value_enum, default_value_t = Mode::Default, conflicts_with = "baseline")]
     mode: Mode,
@@ -118,11 +120,40 @@ pub(super) struct FitArgs {
     profile: ProfileArgs,
 }
 
+/// How CSV files are read: shared by `check` and the fits.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CsvArgs {
+    /// CSV field delimiter (default: sniffed from the header among `,` `;` tab `|`).
+    #[arg(long, value_parser = delimiter)]
+    delimiter: Option<u8>,
+    /// CSV values read as missing, replacing the default list
+    /// (empty, NA, N/A, n/a, NaN, nan, null, NULL, None, <NA>); comma-separated.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    na_values: Option<Vec<String>>,
+}
+
+impl CsvArgs {
+    pub(crate) fn options(&self) -> CsvOptions {
+        CsvOptions { delimiter: self.delimiter, na_values: self.na_values.clone() }
+    }
+}
+
+/// One ASCII character, or `tab` / `\t`.
+fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(format!("`{text}` is not one ASCII character (or `tab`)")),
+    }
+}
+
 /// What a baseline profile holds: shared by `baseline fit` and `registry fit`.
 #[derive(Debug, Args)]
 pub(crate) struct ProfileArgs {
     #[command(flatten)]
     columns: ColumnArgs,
+    #[command(flatten)]
+    pub(crate) csv: CsvArgs,
     /// Quantile bins per numeric column.
     #[arg(long, default_value_t = ProfileOptions::default().bins)]
     bins: usize,
@@ -237,12 +268,13 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         },
         ..column_options(args.columns)
     };
+    let csv = args.csv.options();
     let (reference, current) = rayon::join(
         || match (&args.reference, &args.baseline) {
-            (Some(path), _) => Table::read(path, args.reference_format).map(Some),
+            (Some(path), _) => Table::read_with(path, args.reference_format, &csv).map(Some),
             _ => Ok(None),
         },
-        || Table::read(&args.current, args.current_format),
+        || Table::read_with(&args.current, args.current_format, &csv),
     );
     let current = current?;
     let report = match (reference?, &args.baseline) {
@@ -264,8 +296,9 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
 }
 
 pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
+    let csv = args.profile.csv.options();
     let options = args.profile.options();
-    let table = Table::read(&args.input, args.input_format)?;
+    let table = Table::read_with(&args.input, args.input_format, &csv)?;
     if options.columns.is_empty() {
         for s in table.skipped() {
             writeln!(err, "skipped `{}` ({}): {}", s.column, s.data_type, s.reason)?;

@@ -316,10 +316,11 @@ fn run_fit(args: FitArgs, db: &Path, err: &mut dyn Write) -> anyhow::Result<()> 
         }
         .into());
     }
+    let csv = profile_args.csv.options();
     let options = profile_args.options();
     let started = Instant::now();
     writeln!(err, "reading {}", input.display())?;
-    let table = Table::read(&input, input_format)?;
+    let table = Table::read_with(&input, input_format, &csv)?;
     writeln!(
         err,
         "read {} rows, {} columns in {:.1}s",
