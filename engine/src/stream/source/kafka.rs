@@ -763,4 +763,31 @@ mod tests {
             assert!(created.is_ok(), "{protocol} {mechanism:?}: {:?}", created.err());
         }
     }
+
+    /// What the docs say of OAUTHBEARER: librdkafka's unsecured tokens work;
+    /// OIDC (a token endpoint with a client id and secret) is not built in
+    /// (librdkafka's OIDC needs libcurl), and its properties are refused.
+    #[test]
+    fn oauthbearer_works_with_unsecured_tokens_only() {
+        let client = |extra: &[(&str, &str)]| {
+            let mut config = ClientConfig::new();
+            config
+                .set("bootstrap.servers", "127.0.0.1:9")
+                .set("security.protocol", "sasl_plaintext")
+                .set("sasl.mechanism", "OAUTHBEARER");
+            for (key, value) in extra {
+                config.set(*key, *value);
+            }
+            config.create::<BaseConsumer>().err().map(|e| e.to_string())
+        };
+        assert_eq!(client(&[("sasl.oauthbearer.config", "principal=driftgauge")]), None);
+        for (key, value) in [
+            ("sasl.oauthbearer.method", "oidc"),
+            ("sasl.oauthbearer.client.id", "driftgauge"),
+            ("sasl.oauthbearer.token.endpoint.url", "http://127.0.0.1:9/token"),
+        ] {
+            let refused = client(&[(key, value)]).unwrap_or_else(|| panic!("{key} was accepted"));
+            assert!(refused.contains(key), "{refused}");
+        }
+    }
 }
