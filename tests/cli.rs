@@ -470,3 +470,61 @@ fn errors_print_their_cause_once_and_name_real_flags() {
         assert!(help.contains(flag), "{flag} is not a flag: {}", run.stderr);
     }
 }
+
+/// The README's "fit once, compare many" gives the same verdict and exit code
+/// as its one-step `check`: the baseline remembers the label and prediction.
+#[test]
+fn a_baseline_remembers_label_and_prediction() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let reference = examples.join("reference.csv");
+    let current = examples.join("current.csv");
+    let (reference, current) = (reference.to_str().unwrap(), current.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let baseline = baseline.to_str().unwrap();
+
+    let one_step = driftgauge(&[
+        "check",
+        "--reference",
+        reference,
+        "--current",
+        current,
+        "--label",
+        "label",
+        "--prediction",
+        "score",
+        "--format",
+        "json",
+    ]);
+    let fit = driftgauge(&[
+        "baseline",
+        "fit",
+        "--input",
+        reference,
+        "--out",
+        baseline,
+        "--label",
+        "label",
+        "--prediction",
+        "score",
+    ]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(baseline).unwrap()).unwrap();
+    assert_eq!(stored["roles"], serde_json::json!({"label": "label", "prediction": "score"}));
+    let two_step =
+        driftgauge(&["check", "--baseline", baseline, "--current", current, "--format", "json"]);
+
+    assert_eq!(one_step.code, EXIT_DRIFT, "{}", one_step.stderr);
+    assert_eq!(two_step.code, one_step.code, "{}", two_step.stderr);
+    let (one, two): (Value, Value) = (
+        serde_json::from_str(&one_step.stdout).unwrap(),
+        serde_json::from_str(&two_step.stdout).unwrap(),
+    );
+    assert_eq!(one["dataset"], two["dataset"]);
+    let names = |report: &Value| -> Vec<String> {
+        report["columns"].as_array().unwrap().iter().map(|c| c["column"].to_string()).collect()
+    };
+    assert_eq!(names(&one), names(&two));
+    assert!(!names(&two).contains(&"\"label\"".to_owned()), "the label is no feature");
+    assert!(two["model"].is_object(), "model quality from the remembered roles: {two}");
+}

@@ -127,6 +127,7 @@ pub fn fit_baseline(table: &Table, options: &CheckOptions) -> Result<Profile, Ch
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Profile {
         format_version: baseline::FORMAT_VERSION,
+        roles: Default::default(),
         rows: table.rows() as u64,
         options: options.profile,
         columns: profiles,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use driftgauge_detectors::baseline::ProfileOptions;
+use driftgauge_detectors::baseline::{ProfileOptions, Roles};
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::ks::KsMethod;
 use driftgauge_detectors::quality::BinaryClassificationConfig;
@@ -154,6 +154,10 @@ pub(crate) struct ProfileArgs {
     columns: ColumnArgs,
     #[command(flatten)]
     pub(crate) csv: CsvArgs,
+    /// The model's prediction column; stored with --label in the baseline, so that
+    /// `check --baseline` leaves the label out and reports model quality unasked.
+    #[arg(long)]
+    prediction: Option<String>,
     /// Quantile bins per numeric column.
     #[arg(long, default_value_t = ProfileOptions::default().bins)]
     bins: usize,
@@ -166,6 +170,11 @@ pub(crate) struct ProfileArgs {
 }
 
 impl ProfileArgs {
+    /// The label and prediction columns, for the profile to remember.
+    pub(crate) fn roles(&self) -> Roles {
+        Roles { label: self.columns.label.clone(), prediction: self.prediction.clone() }
+    }
+
     /// The options `check::fit_baseline` takes.
     pub(crate) fn options(self) -> CheckOptions {
         CheckOptions {
@@ -244,7 +253,13 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         let test = DriftTest::from(test);
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
     };
-    let model = match (&args.columns.label, &args.prediction) {
+    // A baseline remembers the label and prediction it was fitted with: the
+    // same check as one from the reference file, without the flags again.
+    let baseline = args.baseline.as_ref().map(|path| read_profile(path)).transpose()?;
+    let roles = baseline.as_ref().map(|b| b.roles.clone()).unwrap_or_default();
+    let label = args.columns.label.clone().or(roles.label);
+    let prediction = args.prediction.clone().or(roles.prediction);
+    let model = match (&label, &prediction) {
         (Some(label), Some(prediction)) => Some(ModelOptions {
             sensitive: args.sensitive.clone(),
             task: args.task,
@@ -268,6 +283,7 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         },
         ..column_options(args.columns)
     };
+    let options = CheckOptions { label, ..options };
     let csv = args.csv.options();
     let (reference, current) = rayon::join(
         || match (&args.reference, &args.baseline) {
@@ -280,7 +296,7 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
     let report = match (reference?, &args.baseline) {
         (Some(reference), _) => check::check(&reference, &current, args.mode, &options)?,
         (None, Some(path)) => {
-            let baseline = read_profile(path)?;
+            let baseline = baseline.context("the baseline was read above")?;
             let mut report = check::check_against(&baseline, path, &current, &options)?;
             report.model = check::model_report(None, &current, &options)?;
             report
@@ -297,6 +313,7 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
 
 pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
     let csv = args.profile.csv.options();
+    let roles = args.profile.roles();
     let options = args.profile.options();
     let table = Table::read_with(&args.input, args.input_format, &csv)?;
     if options.columns.is_empty() {
@@ -304,7 +321,8 @@ pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> 
             writeln!(err, "skipped `{}` ({}): {}", s.column, s.data_type, s.reason)?;
         }
     }
-    let profile = check::fit_baseline(&table, &options)?;
+    let profile =
+        driftgauge_detectors::baseline::Profile { roles, ..check::fit_baseline(&table, &options)? };
     let json = serde_json::to_string_pretty(&profile)?;
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("{}: cannot write", args.out.display()))?;

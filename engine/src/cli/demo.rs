@@ -772,7 +772,13 @@ fn fit_reference(model: &Model, rows: usize) -> Profile {
         generated.iter().map(|r| if r.score >= 0.5 { "1" } else { "0" }),
     ));
     columns.push(fit_column("prediction", ColumnKind::Categorical, &labels, &options));
-    Profile { format_version: FORMAT_VERSION, rows: rows as u64, options, columns }
+    Profile {
+        format_version: FORMAT_VERSION,
+        rows: rows as u64,
+        options,
+        columns,
+        roles: Default::default(),
+    }
 }
 
 fn fit_column(

@@ -317,6 +317,7 @@ fn run_fit(args: FitArgs, db: &Path, err: &mut dyn Write) -> anyhow::Result<()> 
         .into());
     }
     let csv = profile_args.csv.options();
+    let roles = profile_args.roles();
     let options = profile_args.options();
     let started = Instant::now();
     writeln!(err, "reading {}", input.display())?;
@@ -334,7 +335,8 @@ fn run_fit(args: FitArgs, db: &Path, err: &mut dyn Write) -> anyhow::Result<()> 
         }
     }
     let chunk = rayon::current_num_threads().max(1);
-    let profile = fit_with_progress(&table, &options, chunk, PROGRESS_CELLS, err)?;
+    let profile =
+        Profile { roles, ..fit_with_progress(&table, &options, chunk, PROGRESS_CELLS, err)? };
     let summary = registry.store_profile(model, version, &profile, actor)?;
     writeln!(
         err,

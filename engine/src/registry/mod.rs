@@ -983,6 +983,7 @@ mod tests {
     fn profile(rows: u64) -> Profile {
         Profile {
             format_version: baseline::FORMAT_VERSION,
+            roles: Default::default(),
             rows,
             options: ProfileOptions::default(),
             columns: Vec::new(),

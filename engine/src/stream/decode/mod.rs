@@ -1507,6 +1507,7 @@ mod tests {
         score.update("score", &F64::from(vec![0.1, 0.9, 0.5])).unwrap();
         Profile {
             format_version: driftgauge_detectors::baseline::FORMAT_VERSION,
+            roles: Default::default(),
             rows: 3,
             options,
             columns: vec![
