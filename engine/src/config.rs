@@ -951,22 +951,23 @@ fn check_rule_names(
     for (at, rule) in rules.chain(model_rules) {
         let key = format!("alerting.policies.{at}.when");
         match &rule.when {
-            Condition::FeatureDrift(c) if !c.statistic.is_empty() => {
-                if !statistics.contains(&c.statistic) {
-                    let known: Vec<&str> = statistics.iter().map(String::as_str).collect();
-                    check.fail(
-                        &format!("{key}.statistic"),
-                        unknown_name("statistic", &c.statistic, &known),
-                    );
-                }
+            // An empty name is the policy check's error already.
+            Condition::FeatureDrift(c)
+                if !c.statistic.is_empty() && !statistics.contains(&c.statistic) =>
+            {
+                let known: Vec<&str> = statistics.iter().map(String::as_str).collect();
+                check.fail(
+                    &format!("{key}.statistic"),
+                    unknown_name("statistic", &c.statistic, &known),
+                );
             }
-            Condition::Quality(c) if !c.metric.is_empty() => {
-                if !QUALITY_METRICS.contains(&c.metric.as_str()) {
-                    check.fail(
-                        &format!("{key}.metric"),
-                        unknown_name("quality metric", &c.metric, &QUALITY_METRICS),
-                    );
-                }
+            Condition::Quality(c)
+                if !c.metric.is_empty() && !QUALITY_METRICS.contains(&c.metric.as_str()) =>
+            {
+                check.fail(
+                    &format!("{key}.metric"),
+                    unknown_name("quality metric", &c.metric, &QUALITY_METRICS),
+                );
             }
             Condition::Fairness(c) if !c.metric.is_empty() => {
                 let (attribute, metric) = match c.metric.split_once('.') {

@@ -509,8 +509,7 @@ const FEATHER_V1: &str = "this is a Feather v1 file, an old format driftgauge do
 /// Arrow IPC file, which starts with `ARROW1`). Leaves the file at its start.
 fn is_feather_v1(file: &mut BufReader<File>) -> bool {
     use std::io::BufRead;
-    let v1 = file.fill_buf().is_ok_and(|head| head.starts_with(b"FEA1"));
-    v1
+    file.fill_buf().is_ok_and(|head| head.starts_with(b"FEA1"))
 }
 
 fn read_parquet_column(

@@ -41,7 +41,7 @@ enum RegistryCommand {
     /// Create an empty registry database (for `run`, which never creates one).
     Init,
     /// Fit a baseline profile of reference data and store it as MODEL/VERSION.
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     /// List every stored version.
     List(ListArgs),
     /// Show MODEL/VERSION, or MODEL's active version, as JSON.
@@ -185,7 +185,7 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
                 writeln!(err, "{}: created an empty registry", db.display())?;
             }
         }
-        RegistryCommand::Fit(fit) => run_fit(fit, db, err)?,
+        RegistryCommand::Fit(fit) => run_fit(*fit, db, err)?,
         RegistryCommand::List(list) => run_list(&list, &open_existing(db)?, out, err)?,
         RegistryCommand::Show(show) => {
             let registry = open_existing(db)?;

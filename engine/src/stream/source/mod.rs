@@ -105,8 +105,7 @@ mod tests {
         kafka.properties.insert("sasl.oauthbearer.client.secret".into(), SECRET.into());
         let metrics = std::sync::Arc::new(crate::observe::metrics::Metrics::new());
         let error = dead_letter::DeadLetter::new(&kafka, "events", "rejects", metrics)
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         let text = format!("{error} {error:?}");
         assert!(!text.contains(SECRET), "{text}");
     }
