@@ -9,15 +9,17 @@
 //! to [`crate::registry`].
 //!
 //! * [`check`]: `check` and `baseline fit`;
-//! * [`registry`]: `registry fit|list|show|activate|export|import|delete|audit`;
+//! * [`registry`]: `registry init|fit|list|show|activate|export|import|delete|audit`;
 //! * [`stream`]: `run` and `config check|defaults`, and the process's logging;
-//! * [`demo`]: `demo`, the engine on an in-process Kafka cluster with a drifting stream.
+//! * [`demo`]: `demo`, the engine on an in-process Kafka cluster with a drifting stream;
+//! * [`terminal`]: whether output is coloured.
 
 pub mod check;
 pub mod demo;
 pub mod exit;
 pub mod registry;
 pub mod stream;
+pub mod terminal;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -26,6 +28,7 @@ use clap::{Parser, Subcommand};
 
 use check::{BaselineCommand, CheckArgs};
 pub use exit::{EXIT_DRIFT, EXIT_ERROR, EXIT_OK};
+use terminal::colors;
 
 /// Streaming drift and model-quality monitoring.
 #[derive(Debug, Parser)]
@@ -97,12 +100,6 @@ where
         writeln!(err, "error: {error:#}").ok();
         EXIT_ERROR
     })
-}
-
-/// Whether output to `stream` is coloured: only on a terminal, and never
-/// with `NO_COLOR` set to anything but the empty string (no-color.org).
-pub fn colors(stream: &impl std::io::IsTerminal) -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && stream.is_terminal()
 }
 
 /// Whether `error` is a write to a pipe whose reader has gone.

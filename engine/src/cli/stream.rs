@@ -294,7 +294,7 @@ pub fn init_tracing(log: &LogConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(super::colors(&std::io::stderr()));
+        .with_ansi(super::terminal::colors(&std::io::stderr()));
     // An already-installed subscriber (tests running commands in-process) wins.
     let _installed = match log.format {
         LogFormat::Text => builder.try_init().is_ok(),
