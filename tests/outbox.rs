@@ -188,3 +188,70 @@ async fn pending_triggers_survive_an_engine_restart_and_are_delivered_once() {
     assert_eq!(receiver.received().len(), 4);
     second.stop().await;
 }
+
+fn driftgauge(args: &[&str]) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("driftgauge").chain(args.iter().copied());
+    let code = driftgauge_engine::cli::run(argv, &mut out, &mut err);
+    (code, String::from_utf8(out).expect("utf8"), String::from_utf8(err).expect("utf8"))
+}
+
+/// A webhook given up (here: refused by its receiver) is not lost:
+/// `driftgauge outbox list` shows it, and `outbox retry` sends it again, with
+/// the same CloudEvent id, once the receiver is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_up_webhooks_are_listed_and_sent_again_with_the_same_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("driftgauge.db");
+    let db_arg = db.to_str().expect("utf8 path").to_owned();
+    let addr = refused_addr().await;
+    let url = format!("http://{addr}/hooks/retrain");
+    let store = open(&db);
+    let engine = Engine::start(&url, Arc::clone(&store));
+
+    // A 400 is not retried: the messages are given up at once.
+    let broken = Receiver::start(addr, 400).await;
+    for decision in &decisions(&["fraud"]) {
+        assert_eq!(engine.handle.submit(decision).await.expect("stored"), 1);
+    }
+    eventually("both given up", || {
+        let all = statuses(&store);
+        (all.len() == 2 && all.iter().all(|(s, _)| *s == MessageStatus::Dead)).then_some(())
+    })
+    .await;
+    drop(broken);
+    let ids: Vec<String> =
+        store.messages().expect("read").into_iter().map(|m| m.message.event_id).collect();
+
+    let (code, listed, err) = driftgauge(&["outbox", "--db", &db_arg, "list"]);
+    assert_eq!(code, 0, "{err}");
+    for id in &ids {
+        assert!(listed.contains(id.as_str()) && listed.contains("given up"), "{listed}");
+    }
+    let (code, _, err) = driftgauge(&["outbox", "--db", &db_arg, "retry", "--id", "no-such-id"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no given-up message with event id no-such-id"), "{err}");
+
+    // The receiver is fixed; the running engine sends the revived messages.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fixed = Receiver::start(addr, 200).await;
+    let (code, _, err) = driftgauge(&["outbox", "--db", &db_arg, "retry", "--all"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 message(s) pending again"), "{err}");
+    eventually("both delivered", || {
+        let all = statuses(&store);
+        all.iter().all(|(s, _)| *s == MessageStatus::Delivered).then_some(())
+    })
+    .await;
+    let mut received: Vec<String> = fixed.received().iter().map(|r| r.id()).collect();
+    received.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(received, want, "sent again with the same CloudEvent ids");
+    engine.stop().await;
+
+    let missing = dir.path().join("typo.db");
+    let (code, _, err) = driftgauge(&["outbox", "--db", missing.to_str().expect("utf8"), "list"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no such database") && !missing.exists(), "{err}");
+}

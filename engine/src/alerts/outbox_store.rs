@@ -104,6 +104,26 @@ impl SqliteOutbox {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.error("messages"))
     }
 
+    /// Makes given-up (dead) messages pending again, due at `now`, with their
+    /// attempts reset: all of them, or the one event `event_id` (each of its
+    /// targets). The row is the same, so the receiver gets the same CloudEvent
+    /// id and body, and can tell a resend from a new trigger. Returns how many
+    /// messages were revived; a running engine sends them within its
+    /// `poll_interval_ms`, a stopped one when it starts.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the database fails.
+    pub fn retry_dead(&self, event_id: Option<&str>, now: DateTime<Utc>) -> Result<usize> {
+        self.conn()
+            .execute(
+                "UPDATE webhook_outbox
+                 SET status = 'pending', attempts = 0, next_attempt_ms = ?1, finished_at_ms = NULL
+                 WHERE status = 'dead' AND (?2 IS NULL OR event_id = ?2)",
+                rusqlite::params![now.timestamp_millis(), event_id],
+            )
+            .map_err(self.error("retry"))
+    }
+
     /// Deletes delivered and dead messages that finished before `cutoff`, and
     /// returns how many. Run it now and then so the table does not grow without
     /// bound; keep at least as long as a window can be replayed, because a

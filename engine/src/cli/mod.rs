@@ -12,11 +12,13 @@
 //! * [`registry`]: `registry init|fit|list|show|activate|export|import|delete|audit`;
 //! * [`stream`]: `run` and `config check|defaults`, and the process's logging;
 //! * [`demo`]: `demo`, the engine on an in-process Kafka cluster with a drifting stream;
+//! * [`outbox`]: `outbox list|retry`, given-up webhooks sent again;
 //! * [`terminal`]: whether output is coloured.
 
 pub mod check;
 pub mod demo;
 pub mod exit;
+pub mod outbox;
 pub mod registry;
 pub mod stream;
 pub mod terminal;
@@ -56,6 +58,8 @@ enum Command {
     /// Check a streaming configuration file, or print the defaults.
     #[command(subcommand)]
     Config(stream::ConfigCommand),
+    /// The webhook outbox: list pending and given-up webhooks, send given-up ones again.
+    Outbox(outbox::OutboxArgs),
 }
 
 /// Runs the command line `args` (program name first), writing results to
@@ -91,6 +95,7 @@ where
         Command::Run(args) => stream::run(args, err),
         Command::Demo(args) => stream::demo(args, out),
         Command::Config(command) => stream::config(command, out, err),
+        Command::Outbox(args) => outbox::run(args, out, err),
     };
     result.unwrap_or_else(|error| {
         // `driftgauge ... | head`: the reader has what it wanted.
