@@ -194,14 +194,19 @@ enum Output {
     Json,
 }
 
+/// The statistics, spelt as in the configuration and the metrics
+/// (`jensen_shannon`); the hyphenated spelling is accepted too.
 #[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
 enum TestArg {
     Psi,
     Kl,
+    #[value(alias = "jensen-shannon")]
     JensenShannon,
     Hellinger,
     Wasserstein,
     Ks,
+    #[value(alias = "chi-square")]
     ChiSquare,
     Z,
 }

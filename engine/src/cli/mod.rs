@@ -163,6 +163,34 @@ mod tests {
         }
     }
 
+    /// One spelling on the command line and in the configuration
+    /// (`jensen_shannon`), the other accepted as an alias in both.
+    #[test]
+    fn statistic_names_are_spelt_as_in_the_configuration() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        run(["driftgauge", "check", "--help"], &mut out, &mut err);
+        let help = String::from_utf8(out).unwrap();
+        assert!(help.contains("jensen_shannon") && help.contains("chi_square"), "{help}");
+        for spelling in ["jensen_shannon", "jensen-shannon", "chi_square", "chi-square"] {
+            let parsed = Cli::try_parse_from([
+                "driftgauge",
+                "check",
+                "--reference",
+                "r.csv",
+                "--current",
+                "c.csv",
+                "--numeric-test",
+                spelling,
+            ]);
+            assert!(parsed.is_ok(), "{spelling}: {:?}", parsed.err());
+            let config = crate::config::Config::from_layers(
+                Some(("t", &format!("[drift]\nnumeric_test = \"{spelling}\"\n"))),
+                std::iter::empty(),
+            );
+            assert!(config.is_ok(), "{spelling}: {:?}", config.err());
+        }
+    }
+
     #[test]
     fn a_closed_pipe_ends_quietly() {
         let mut err = Vec::new();
