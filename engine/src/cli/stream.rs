@@ -109,7 +109,7 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         let engine = engine.with_window_sink(sink);
         let running = engine.start(shutdown_rx).await?;
         wait_for_signal().await;
-        tracing::info!("Shutting down: exporting open windows and committing offsets.");
+        tracing::info!("{}", shutdown_message(&config));
         shutdown_tx.send_replace(true);
         let summary = running.wait().await?;
         // The engine has dropped its sink: the evaluator ends; the delivery loops
@@ -119,6 +119,18 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(EXIT_OK)
+}
+
+/// What shutting down does, which depends on checkpoints: with them, open
+/// windows are checkpointed and resume after the restart; without, they are
+/// exported as partial windows.
+fn shutdown_message(config: &Config) -> &'static str {
+    if config.checkpoint_path().is_some() {
+        "Shutting down: checkpointing open windows (they resume on restart) and committing offsets."
+    } else {
+        "Shutting down: exporting open windows as partial (complete: false), no checkpoints, \
+         and committing offsets."
+    }
 }
 
 /// Runs `driftgauge demo`.
@@ -321,5 +333,24 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         tokio::signal::ctrl_c().await.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shutdown line says what happens to open windows, which differs
+    /// with and without checkpoints.
+    #[test]
+    fn the_shutdown_line_says_what_happens_to_open_windows() {
+        let without = Config::defaults();
+        assert!(shutdown_message(&without).contains("exporting open windows as partial"));
+        let with = Config::from_layers(
+            Some(("t", "[baselines]\nregistry_path = \"r.db\"\n")),
+            std::iter::empty(),
+        )
+        .unwrap();
+        assert!(shutdown_message(&with).contains("checkpointing open windows"));
     }
 }
