@@ -483,3 +483,32 @@ fn config_check_reports_everything_run_would_refuse() {
     let file_only = driftgauge(&["config", "check", "--file-only", config.to_str().unwrap()]);
     assert_eq!(file_only.code, EXIT_OK, "{}", file_only.stderr);
 }
+
+/// A stored checkpoint that `run` could not resume (here: written with
+/// 30-second windows, while the configuration has the default 60) is one
+/// of the problems `config check` reports.
+#[test]
+fn config_check_reports_a_checkpoint_the_configuration_cannot_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("driftgauge.db");
+    ok(&db, &["init"]);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO checkpoints (consumer_group, format_version, window_size_ms, \
+         window_slide_ms, watermark_ms, max_event_ms, sequence, written_at_ms) \
+         VALUES ('driftgauge', 1, 30000, 30000, NULL, NULL, 1, 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let config = dir.path().join("engine.toml");
+    std::fs::write(&config, format!("[baselines]\nregistry_path = {:?}\n", db.to_str().unwrap()))
+        .unwrap();
+    let run = driftgauge(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(run.code, EXIT_ERROR, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("checkpoint:") && run.stderr.contains("cannot be resumed"),
+        "{}",
+        run.stderr
+    );
+}
