@@ -639,3 +639,91 @@ fn a_stored_baseline_that_folded_categories_says_so() {
     assert!(exact["columns"][0].get("approximate").is_none());
     assert_eq!(exact["columns"][0]["categories"].as_array().unwrap().len(), 30);
 }
+
+/// Each cause is printed once, and a flag an error suggests exists.
+#[test]
+fn errors_print_their_cause_once_and_name_real_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("absent.csv");
+    let absent = absent.to_str().unwrap();
+    let run = driftgauge(&["check", "--reference", absent, "--current", absent]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert_eq!(run.stderr.matches("No such file or directory").count(), 1, "{}", run.stderr);
+
+    let odd = dir.path().join("data.txt");
+    std::fs::write(&odd, "a\n1\n").unwrap();
+    let odd = odd.to_str().unwrap();
+    let run = driftgauge(&["check", "--reference", odd, "--current", odd]);
+    assert_eq!(run.code, EXIT_ERROR);
+    let help =
+        [&["check", "--help"][..], &["baseline", "fit", "--help"], &["registry", "fit", "--help"]]
+            .map(|args| driftgauge(args).stdout)
+            .concat();
+    let flags: Vec<&str> = run
+        .stderr
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        .filter(|word| word.starts_with("--"))
+        .collect();
+    assert!(!flags.is_empty(), "{}", run.stderr);
+    for flag in flags {
+        assert!(help.contains(flag), "{flag} is not a flag: {}", run.stderr);
+    }
+}
+
+/// The README's "fit once, compare many" gives the same verdict and exit code
+/// as its one-step `check`: the baseline remembers the label and prediction.
+#[test]
+fn a_baseline_remembers_label_and_prediction() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let reference = examples.join("reference.csv");
+    let current = examples.join("current.csv");
+    let (reference, current) = (reference.to_str().unwrap(), current.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let baseline = baseline.to_str().unwrap();
+
+    let one_step = driftgauge(&[
+        "check",
+        "--reference",
+        reference,
+        "--current",
+        current,
+        "--label",
+        "label",
+        "--prediction",
+        "score",
+        "--format",
+        "json",
+    ]);
+    let fit = driftgauge(&[
+        "baseline",
+        "fit",
+        "--input",
+        reference,
+        "--out",
+        baseline,
+        "--label",
+        "label",
+        "--prediction",
+        "score",
+    ]);
+    assert_eq!(fit.code, EXIT_OK, "{}", fit.stderr);
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(baseline).unwrap()).unwrap();
+    assert_eq!(stored["roles"], serde_json::json!({"label": "label", "prediction": "score"}));
+    let two_step =
+        driftgauge(&["check", "--baseline", baseline, "--current", current, "--format", "json"]);
+
+    assert_eq!(one_step.code, EXIT_DRIFT, "{}", one_step.stderr);
+    assert_eq!(two_step.code, one_step.code, "{}", two_step.stderr);
+    let (one, two): (Value, Value) = (
+        serde_json::from_str(&one_step.stdout).unwrap(),
+        serde_json::from_str(&two_step.stdout).unwrap(),
+    );
+    assert_eq!(one["dataset"], two["dataset"]);
+    let names = |report: &Value| -> Vec<String> {
+        report["columns"].as_array().unwrap().iter().map(|c| c["column"].to_string()).collect()
+    };
+    assert_eq!(names(&one), names(&two));
+    assert!(!names(&two).contains(&"\"label\"".to_owned()), "the label is no feature");
+    assert!(two["model"].is_object(), "model quality from the remembered roles: {two}");
+}

@@ -12,6 +12,7 @@ mod golden_exact;
 mod golden_quality;
 mod kafka_broker;
 mod outbox;
+mod real_world;
 mod registry;
 mod streaming;
 mod support;

@@ -158,7 +158,7 @@ fn every_change_writes_an_audit_row_with_its_actor() {
     let fit = ["fit", "--model", "fraud", "--input", input, "--actor", "ada"];
     ok(&db, &[&fit[..], &["--version", "v1", "--activate"]].concat());
     ok(&db, &[&fit[..], &["--version", "v2"]].concat());
-    ok(&db, &["--actor", "bob", "activate", "fraud", "v2"]);
+    ok(&db, &["activate", "--actor", "bob", "fraud", "v2"]);
     ok(&db, &["activate", "fraud", "v2", "--actor", "carol"]); // already active: no change
     ok(&db, &["delete", "fraud/v1", "--actor", "dave"]);
     let exported = dir.path().join("export.json");
@@ -295,7 +295,7 @@ fn cli_errors_exit_2_with_a_clear_message() {
     // Reading commands do not create a database at a mistyped path.
     let missing = registry_cmd(&db, &["list"]);
     assert_eq!(missing.code, EXIT_ERROR);
-    assert!(missing.stderr.contains("no registry database here"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("no such database"), "{}", missing.stderr);
     assert!(!db.exists());
 
     ok(&db, &["fit", "--model", "fraud", "--version", "v1", "--input", input]);
@@ -411,6 +411,106 @@ fn a_database_from_a_newer_driftgauge_is_refused_untouched() {
     assert!(run.stderr.contains("written by a newer driftgauge"), "{}", run.stderr);
     assert!(run.stderr.contains(db.to_str().unwrap()), "names the file: {}", run.stderr);
     assert_eq!(user_version(&db), newer, "left untouched");
+}
+
+/// `run` never creates an empty registry at a mistyped `registry_path`;
+/// `registry init` creates one on purpose, and a file that is not a
+/// driftgauge database is refused by name.
+#[test]
+fn run_refuses_a_missing_registry_and_init_creates_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    let config = dir.path().join("engine.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\naddress = \"127.0.0.1:0\"\n[baselines]\nregistry_path = {:?}\n",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let run = driftgauge(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(run.code, EXIT_ERROR);
+    assert!(run.stderr.contains("typo.db: no such database"), "{}", run.stderr);
+    assert!(run.stderr.contains("registry init"), "{}", run.stderr);
+    assert!(!db.exists(), "run created {}", db.display());
+
+    let init = ok(&db, &["init"]);
+    assert!(init.stderr.contains("created an empty registry"), "{}", init.stderr);
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
+    let again = ok(&db, &["init"]);
+    assert!(again.stderr.contains("already a driftgauge registry"), "{}", again.stderr);
+    ok(&db, &["list"]);
+
+    let notes = dir.path().join("notes.db");
+    std::fs::write(&notes, "some text that is not SQLite at all, but long enough").unwrap();
+    let foreign = registry_cmd(&notes, &["init"]);
+    assert_eq!(foreign.code, EXIT_ERROR);
+    assert!(foreign.stderr.contains("not a driftgauge database"), "{}", foreign.stderr);
+}
+
+/// `config check` reports what `run` would refuse at start, every problem at
+/// once: a missing registry, and webhook targets with a bad URL, an unknown
+/// template placeholder and a secret missing from the environment.
+#[test]
+fn config_check_reports_everything_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("engine.toml");
+    let db = dir.path().join("missing.db");
+    std::fs::write(
+        &config,
+        format!(
+            "[baselines]\nregistry_path = {:?}\n\
+             [[alerting.webhook.targets]]\nurl = \"not a url\"\n\
+             [[alerting.webhook.targets]]\nurl = \"http://127.0.0.1:9/hook\"\n\
+             secret_env = \"DRIFTGAUGE_TEST_SECRET_THAT_IS_NOT_SET\"\n\
+             template = '{{\"model\": \"{{{{modle}}}}\"}}'\n",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let run = driftgauge(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(run.code, EXIT_ERROR, "{}{}", run.stdout, run.stderr);
+    for expected in [
+        "missing.db: no such database",
+        "targets[0].url",
+        "DRIFTGAUGE_TEST_SECRET_THAT_IS_NOT_SET",
+        "modle",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected} missing from {}", run.stderr);
+    }
+    assert!(!db.exists(), "config check created {}", db.display());
+    let file_only = driftgauge(&["config", "check", "--file-only", config.to_str().unwrap()]);
+    assert_eq!(file_only.code, EXIT_OK, "{}", file_only.stderr);
+}
+
+/// A stored checkpoint that `run` could not resume (here: written with
+/// 30-second windows, while the configuration has the default 60) is one
+/// of the problems `config check` reports.
+#[test]
+fn config_check_reports_a_checkpoint_the_configuration_cannot_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("driftgauge.db");
+    ok(&db, &["init"]);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO checkpoints (consumer_group, format_version, window_size_ms, \
+         window_slide_ms, watermark_ms, max_event_ms, sequence, written_at_ms) \
+         VALUES ('driftgauge', 1, 30000, 30000, NULL, NULL, 1, 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let config = dir.path().join("engine.toml");
+    std::fs::write(&config, format!("[baselines]\nregistry_path = {:?}\n", db.to_str().unwrap()))
+        .unwrap();
+    let run = driftgauge(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(run.code, EXIT_ERROR, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("checkpoint:") && run.stderr.contains("cannot be resumed"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -508,3 +508,76 @@ fn demo_detects_drift_within_its_duration() {
     let before: Vec<&str> = out.lines().filter(|l| l.contains("[reference-like]")).collect();
     assert!(before.iter().all(|l| l.contains("no dataset drift")), "{out}");
 }
+
+/// librdkafka echoes the value of a property it refuses; `run` must not print
+/// a secret's value, neither for the consumer nor for the dead-letter producer.
+#[test]
+fn run_never_prints_a_refused_secret() {
+    const SECRET: &str = "oidc-client-secret-never-shown";
+    let dir = tempfile::tempdir().unwrap();
+    for dead_letters in ["", "dead_letter_topic = \"rejects\""] {
+        let path = dir.path().join("engine.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\naddress = \"127.0.0.1:0\"\n\
+                 [kafka.properties]\n\"sasl.oauthbearer.client.secret\" = \"{SECRET}\"\n\
+                 [[streams]]\nname = \"events\"\ntopics = [\"events\"]\nformat = \"json\"\n\
+                 {dead_letters}\n"
+            ),
+        )
+        .unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = ["driftgauge", "run", "--config", path.to_str().unwrap()];
+        let code = driftgauge_engine::cli::run(args, &mut out, &mut err);
+        let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
+        assert_eq!(code, driftgauge_engine::cli::EXIT_ERROR, "{out}{err}");
+        assert!(err.contains("sasl.oauthbearer.client.secret"), "{err}");
+        assert!(!out.contains(SECRET) && !err.contains(SECRET), "{out}{err}");
+    }
+}
+
+/// A committed offset the partition no longer holds (here: past its end, as
+/// after the topic was recreated) is reported and counted, and the partition
+/// is read from `auto.offset.reset`, not skipped as if already read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_offset_that_no_longer_exists_is_reported_and_counted() {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    for i in 0..5 {
+        let payload = event("m", T0 + i * 100, i as usize, 0.0).unwrap();
+        producer.send(BaseRecord::<str, [u8]>::to(TOPIC).payload(&payload)).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    // The group committed offset 100 of a topic that now holds 5 messages.
+    let committer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "reset-test")
+        .create()
+        .unwrap();
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    offsets.add_partition_offset(TOPIC, 0, rdkafka::Offset::Offset(100)).unwrap();
+    committer.commit(&offsets, CommitMode::Sync).unwrap();
+    drop(committer);
+
+    let text = format!(
+        "[server]\naddress = \"127.0.0.1:0\"\n[kafka]\nbrokers = \"{brokers}\"\n\
+         group_id = \"reset-test\"\nsession_timeout_ms = 6000\n\
+         [[streams]]\nname = \"test\"\ntopics = [\"{TOPIC}\"]\nformat = \"json\"\n\
+         [batch]\nmax_delay_ms = 50\n"
+    );
+    let config = Config::from_layers(Some(("test", &text)), std::iter::empty()).unwrap();
+    let engine = Engine::new(config, baselines(&["m"]));
+    let metrics = engine.metrics();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let running = engine.start(shutdown_rx).await.unwrap();
+    until(Duration::from_secs(30), || metrics.messages_consumed.get() >= 5).await;
+    assert_eq!(metrics.offset_resets.get(), 1);
+    assert_eq!(metrics.events_decoded.get(), 5, "read from the earliest offset, none skipped");
+    shutdown.send_replace(true);
+    running.wait().await.unwrap();
+}

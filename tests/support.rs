@@ -53,5 +53,11 @@ pub fn reference_profile(rows: u32, with_score: bool) -> Profile {
     if with_score {
         columns.push(fit("score", ColumnKind::Numeric, &score));
     }
-    Profile { format_version: FORMAT_VERSION, rows: u64::from(rows), options, columns }
+    Profile {
+        format_version: FORMAT_VERSION,
+        rows: u64::from(rows),
+        options,
+        columns,
+        roles: Default::default(),
+    }
 }

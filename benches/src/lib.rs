@@ -204,7 +204,13 @@ pub fn stream_profile(features: usize, rows: usize) -> driftgauge_detectors::bas
         .collect();
     let mut rng = Rng::new(99);
     columns.push(fit("score", (0..rows).map(|_| rng.uniform()).collect()));
-    Profile { format_version: FORMAT_VERSION, rows: rows as u64, options, columns }
+    Profile {
+        format_version: FORMAT_VERSION,
+        rows: rows as u64,
+        options,
+        columns,
+        roles: Default::default(),
+    }
 }
 
 /// `rows` events of model `model` as the streaming benchmark sends them:

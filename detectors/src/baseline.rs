@@ -111,6 +111,30 @@ pub struct Profile {
     pub options: ProfileOptions,
     /// Column profiles, in the reference data's column order.
     pub columns: Vec<ColumnProfile>,
+    /// The model's label and prediction columns, when the fit was told them:
+    /// a later comparison leaves the label out of drift and measures model
+    /// quality without being told again. Absent in older profiles.
+    #[serde(default, skip_serializing_if = "Roles::is_empty")]
+    pub roles: Roles,
+}
+
+/// Which columns of the reference data are the model's ground truth and output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    /// The ground-truth label column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The prediction (class or score) column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<String>,
+}
+
+impl Roles {
+    /// Whether no role is known.
+    pub fn is_empty(&self) -> bool {
+        self.label.is_none() && self.prediction.is_none()
+    }
 }
 
 impl Profile {
@@ -655,6 +679,7 @@ mod tests {
             rows: 3,
             options: ProfileOptions::default(),
             columns: vec![ColumnProfile { name: "x".into(), stats: ColumnStats::Numeric(p) }],
+            roles: Roles::default(),
         };
         let json = serde_json::to_string(&profile).unwrap();
         assert!(!json.contains(":null"), "{json}");

@@ -107,6 +107,7 @@ pub enum DriftTest {
     /// `KL(reference ‖ current)`; drift when `>= threshold` (default 0.1).
     Kl,
     /// Jensen-Shannon distance, base e; drift when `>= threshold` (default 0.1).
+    #[serde(alias = "jensen-shannon")]
     JensenShannon,
     /// Hellinger distance; drift when `>= threshold` (default 0.1).
     Hellinger,
@@ -115,6 +116,7 @@ pub enum DriftTest {
     /// KS p-value; drift when `p < threshold` (default 0.05). Numeric only.
     Ks,
     /// Chi-square goodness-of-fit p-value; drift when `p < threshold` (default 0.05).
+    #[serde(alias = "chi-square")]
     ChiSquare,
     /// Two-proportion Z-test p-value; drift when `p < threshold` (default 0.05). Categorical only.
     Z,

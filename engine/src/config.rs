@@ -84,7 +84,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Listen address. Default `127.0.0.1:9464`; `0.0.0.0:9464` exposes it.
+    /// Listen address, `IP:port` or `host:port`. Default `127.0.0.1:9464`; `0.0.0.0:9464` exposes it.
     pub address: String,
 }
 
@@ -510,7 +510,7 @@ impl Config {
                 }
             }
         }
-        apply_env(&mut table, env, &mut errors);
+        let overrides = apply_env(&mut table, env, &mut errors);
         let mut take =
             |key: &str| table.remove(key).unwrap_or(toml::Value::Table(toml::Table::new()));
         let log: Option<LogConfig> = section("log", take("log"), &mut errors);
@@ -539,10 +539,10 @@ impl Config {
         }
 
         let mut check = Checker { errors: &mut errors };
-        let server_address = server.and_then(|s| match s.address.parse::<SocketAddr>() {
+        let server_address = server.and_then(|s| match resolve_address(&s.address) {
             Ok(address) => Some(address),
-            Err(e) => {
-                check.fail("server.address", format!("`{}` is not host:port: {e}", s.address));
+            Err(message) => {
+                check.fail("server.address", message);
                 None
             }
         });
@@ -679,6 +679,7 @@ impl Config {
 
         if let Some(alerting) = &alerting {
             check_alerting(alerting, baselines.as_ref(), &mut check);
+            check_rule_names(&alerting.policies, fairness.as_ref(), &mut check);
         }
 
         match (
@@ -726,7 +727,10 @@ impl Config {
                 checkpoint,
                 alerting,
             }),
-            _ => Err(ConfigErrors(errors)),
+            _ => {
+                attribute_env(&mut errors, &overrides);
+                Err(ConfigErrors(errors))
+            }
         }
     }
 
@@ -753,13 +757,25 @@ impl Config {
             .client_properties()
             .into_iter()
             .map(|(key, value)| {
-                let secret = ["password", "secret", "token", "key"]
-                    .iter()
-                    .any(|word| key.contains(word) && !key.ends_with(".location"));
-                (key, if secret { "********".to_owned() } else { value })
+                let value = if is_secret_property(&key) { SECRET_MASK.to_owned() } else { value };
+                (key, value)
             })
             .collect()
     }
+}
+
+/// What stands for a secret's value wherever a value would be shown.
+pub const SECRET_MASK: &str = "********";
+
+/// Whether the librdkafka property `key` may hold a secret: its value is never
+/// shown, neither in logs and `config check` nor in a client's errors.
+/// File locations (`ssl.key.location`) are not secret; an inline
+/// `sasl.oauthbearer.config` may carry credentials and is.
+pub fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "key", "sasl.oauthbearer.config", "sasl.jaas"]
+        .iter()
+        .any(|word| key.contains(word) && !key.ends_with(".location"))
 }
 
 struct Checker<'a> {
@@ -778,21 +794,51 @@ impl Checker<'_> {
     }
 }
 
+/// Reads section `name`. serde stops at a section's first bad key; so that one
+/// error does not hide another in the same section, the bad key is taken out
+/// and the rest read again, until the section reads or no key can be blamed.
 fn section<T: DeserializeOwned>(
     name: &str,
-    value: toml::Value,
+    mut value: toml::Value,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
-    match value.try_into::<T>() {
-        Ok(parsed) => Some(parsed),
-        Err(error) => {
-            errors.push(ConfigError {
-                key: name.to_owned(),
-                message: error.to_string().trim_end().replace('\n', " "),
-            });
-            None
+    let mut blamed = false;
+    // A section has a few dozen keys at most.
+    for _ in 0..64 {
+        let error = match value.clone().try_into::<T>() {
+            Ok(parsed) => return (!blamed).then_some(parsed),
+            Err(error) => error,
+        };
+        let message = error.to_string().trim_end().replace('\n', " ");
+        let culprit = blamed_key(&message)
+            .filter(|key| value.as_table().is_some_and(|table| table.contains_key(key.as_str())));
+        match culprit {
+            Some(key) => {
+                if let Some(table) = value.as_table_mut() {
+                    table.remove(&key);
+                }
+                errors.push(ConfigError { key: format!("{name}.{key}"), message });
+                blamed = true;
+            }
+            None => {
+                errors.push(ConfigError { key: name.to_owned(), message });
+                return None;
+            }
         }
     }
+    None
+}
+
+/// The key a deserialization error is about: "unknown field `x`" or "... in `x`".
+fn blamed_key(message: &str) -> Option<String> {
+    let quoted = |text: &str| {
+        let rest = text.strip_prefix('`')?;
+        rest.find('`').map(|end| rest[..end].to_owned())
+    };
+    if let Some(at) = message.find("unknown field ") {
+        return quoted(&message[at + "unknown field ".len()..]);
+    }
+    message.rfind(" in `").and_then(|at| quoted(&message[at + 4..]))
 }
 
 /// The `[alerting]` rules that need no network or secret: policies (every rule
@@ -845,6 +891,136 @@ fn check_alerting(
                 .into(),
         );
     }
+}
+
+/// The model-quality metrics a `quality` rule may name: those of a binary
+/// classifier and of a regressor.
+pub const QUALITY_METRICS: [&str; 11] = [
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "positive_rate",
+    "roc_auc",
+    "log_loss",
+    "mae",
+    "rmse",
+    "mape",
+    "r2",
+];
+
+/// The fairness disparities a `fairness` rule may name, alone (the worst over
+/// the sensitive attributes) or as `<attribute>.<metric>`.
+pub const FAIRNESS_METRICS: [&str; 6] = [
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+];
+
+/// Rules naming a statistic or metric that does not exist (`psii`,
+/// `acuracy`) would never fire; they are configuration errors, with the
+/// closest name suggested.
+fn check_rule_names(
+    policies: &PolicyConfig,
+    fairness: Option<&FairnessSettings>,
+    check: &mut Checker<'_>,
+) {
+    use driftgauge_alerting::policy::Condition;
+    let statistics: Vec<String> = [
+        DriftTest::Psi,
+        DriftTest::Kl,
+        DriftTest::JensenShannon,
+        DriftTest::Hellinger,
+        DriftTest::Wasserstein,
+        DriftTest::Ks,
+        DriftTest::ChiSquare,
+        DriftTest::Z,
+    ]
+    .iter()
+    .filter_map(|test| toml::Value::try_from(test).ok())
+    .filter_map(|value| value.as_str().map(str::to_owned))
+    .collect();
+    let attributes = fairness.map_or(&[][..], |f| f.attributes.as_slice());
+    let rules = policies.defaults.iter().enumerate().map(|(i, r)| (format!("defaults[{i}]"), r));
+    let model_rules = policies.models.iter().flat_map(|(model, policy)| {
+        policy.rules.iter().enumerate().map(move |(i, r)| (format!("models.{model}.rules[{i}]"), r))
+    });
+    for (at, rule) in rules.chain(model_rules) {
+        let key = format!("alerting.policies.{at}.when");
+        match &rule.when {
+            // An empty name is the policy check's error already.
+            Condition::FeatureDrift(c)
+                if !c.statistic.is_empty() && !statistics.contains(&c.statistic) =>
+            {
+                let known: Vec<&str> = statistics.iter().map(String::as_str).collect();
+                check.fail(
+                    &format!("{key}.statistic"),
+                    unknown_name("statistic", &c.statistic, &known),
+                );
+            }
+            Condition::Quality(c)
+                if !c.metric.is_empty() && !QUALITY_METRICS.contains(&c.metric.as_str()) =>
+            {
+                check.fail(
+                    &format!("{key}.metric"),
+                    unknown_name("quality metric", &c.metric, &QUALITY_METRICS),
+                );
+            }
+            Condition::Fairness(c) if !c.metric.is_empty() => {
+                let (attribute, metric) = match c.metric.split_once('.') {
+                    Some((attribute, metric)) => (Some(attribute), metric),
+                    None => (None, c.metric.as_str()),
+                };
+                if !FAIRNESS_METRICS.contains(&metric) {
+                    check.fail(
+                        &format!("{key}.metric"),
+                        unknown_name("fairness metric", metric, &FAIRNESS_METRICS),
+                    );
+                } else if let Some(attribute) =
+                    attribute.filter(|a| !attributes.iter().any(|x| x == a))
+                {
+                    check.fail(
+                        &format!("{key}.metric"),
+                        format!(
+                            "`{attribute}` is not one of fairness.attributes ({})",
+                            attributes.join(", ")
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// "unknown statistic `psii` (did you mean `psi`?); known: ..."
+fn unknown_name(what: &str, name: &str, known: &[&str]) -> String {
+    let closest = known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .min()
+        .filter(|(distance, _)| *distance <= 2);
+    let hint = closest.map(|(_, k)| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+    format!("unknown {what} `{name}`{hint}; known: {}", known.join(", "))
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn window_spec(w: &WindowConfig, check: &mut Checker<'_>) -> Option<WindowSpec> {
@@ -959,10 +1135,11 @@ fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
     errors: &mut Vec<ConfigError>,
-) {
+) -> Vec<(String, String)> {
     let mut overrides: Vec<(String, String)> =
         env.into_iter().filter(|(name, _)| name.starts_with(ENV_PREFIX)).collect();
     overrides.sort();
+    let mut applied = Vec::new();
     for (name, raw) in overrides {
         let mut keys: Vec<String> =
             name[ENV_PREFIX.len()..].split("__").map(str::to_lowercase).collect();
@@ -975,10 +1152,12 @@ fn apply_env(
             keys[2] = keys[2].replace('_', ".");
         }
         let properties = keys.len() == 3 && keys[1] == "properties";
-        if let Err(message) = set_path(table, &keys, raw, properties) {
-            errors.push(ConfigError { key: name, message });
+        match set_path(table, &keys, raw, properties) {
+            Ok(()) => applied.push((keys.join("."), name)),
+            Err(message) => errors.push(ConfigError { key: name, message }),
         }
     }
+    applied
 }
 
 /// Sets `keys` (a dotted path) in `table` to `raw`, typed as described on [`apply_env`].
@@ -1007,6 +1186,50 @@ fn set_path(
                 toml::Value::Table(inner) => set_path(inner, rest, raw, string),
                 _ => Err(format!("`{first}` is not a section")),
             }
+        }
+    }
+}
+
+/// `address` as a socket address: an IP and port (`0.0.0.0:9464`, `[::1]:9464`)
+/// or a host name and port (`localhost:9464`), resolved once, to its first
+/// address.
+fn resolve_address(address: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(address) = address.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if address
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(format!(
+            "`{address}` is not host:port (for example `127.0.0.1:9464` or `localhost:9464`)"
+        ));
+    }
+    match address.to_socket_addrs() {
+        Ok(mut found) => {
+            found.next().ok_or_else(|| format!("`{address}`: the host has no address"))
+        }
+        Err(e) => Err(format!("`{address}`: cannot resolve the host: {e}")),
+    }
+}
+
+/// Renames each error an environment override caused after its variable: the
+/// value came from there, not from the file. `overrides` holds each variable
+/// and the dotted key it set. A whole-section error (serde's, keyed by the
+/// section) is the variable's when it names the variable's key.
+fn attribute_env(errors: &mut [ConfigError], overrides: &[(String, String)]) {
+    for error in errors {
+        let culprit = overrides.iter().find(|(key, _)| {
+            if error.key == *key || error.key.starts_with(&format!("{key}.")) {
+                return true;
+            }
+            let Some((section, leaf)) = key.rsplit_once('.') else { return false };
+            (error.key == section || key.starts_with(&format!("{}.", error.key)))
+                && error.message.contains(&format!("`{leaf}`"))
+        });
+        if let Some((key, variable)) = culprit {
+            error.key = format!("{variable} (sets {key})");
         }
     }
 }
@@ -1065,11 +1288,88 @@ mod tests {
         )
         .unwrap_err();
         let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
-        for key in ["drift", "kafka.brokers", "window.size_secs", "window.slide_secs", "nonsense"] {
+        for key in
+            ["drift.bogus", "kafka.brokers", "window.size_secs", "window.slide_secs", "nonsense"]
+        {
             assert!(keys.contains(&key), "{key} missing from {errors}");
         }
         assert!(keys.iter().any(|k| k.contains("enable.auto.commit")), "{errors}");
         assert!(errors.to_string().contains("unknown field `bogus`"), "{errors}");
+    }
+
+    #[test]
+    fn errors_from_the_environment_name_the_variable() {
+        let errors = load(
+            "[window]\nsize_secs = 10\n",
+            &[
+                ("DRIFTGAUGE__WINDOW__SIZE_SECS", "ten"),
+                ("DRIFTGAUGE__KAFKA__BROKERS", ""),
+                ("DRIFTGAUGE__SERVER__ADDRESS", "nowhere"),
+            ],
+        )
+        .unwrap_err();
+        let text = errors.to_string();
+        for variable in [
+            "DRIFTGAUGE__WINDOW__SIZE_SECS",
+            "DRIFTGAUGE__KAFKA__BROKERS",
+            "DRIFTGAUGE__SERVER__ADDRESS",
+        ] {
+            assert!(text.contains(variable), "{variable} missing from {text}");
+        }
+        assert!(!text.contains("test.toml"), "{text}");
+    }
+
+    #[test]
+    fn rules_naming_unknown_statistics_or_metrics_are_refused() {
+        let errors = load(
+            "[fairness]\nattributes = [\"sex\"]\n\
+             [[alerting.policies.defaults]]\nname = \"a\"\n\
+             when = { kind = \"feature_drift\", statistic = \"psii\", k = 1, n = 1 }\n\
+             [[alerting.policies.defaults]]\nname = \"b\"\n\
+             when = { kind = \"quality\", metric = \"acuracy\", below = 0.8 }\n\
+             [[alerting.policies.defaults]]\nname = \"c\"\n\
+             when = { kind = \"fairness\", metric = \"race.demographic_parity_ratio\", below = 0.8 }\n\
+             [[alerting.policies.defaults]]\nname = \"d\"\n\
+             when = { kind = \"fairness\", metric = \"sex.equalized_odds_ratio\", below = 0.8 }\n",
+            &[],
+        )
+        .unwrap_err();
+        let text = errors.to_string();
+        assert_eq!(errors.0.len(), 3, "{text}");
+        assert!(text.contains("unknown statistic `psii` (did you mean `psi`?)"), "{text}");
+        assert!(
+            text.contains("unknown quality metric `acuracy` (did you mean `accuracy`?)"),
+            "{text}"
+        );
+        assert!(text.contains("`race` is not one of fairness.attributes"), "{text}");
+    }
+
+    #[test]
+    fn one_error_does_not_hide_another_in_the_same_section() {
+        let errors = load(
+            "[window]\nsize_secs = \"ten\"\nbogus = 1\nallowed_lateness_secs = -1\n",
+            &[("DRIFTGAUGE__KAFKA__SESSION_TIMEOUT_MS", "soon")],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        for key in ["window.size_secs", "window.bogus", "window.allowed_lateness_secs"] {
+            assert!(keys.contains(&key), "{key} missing from {errors}");
+        }
+        assert!(
+            keys.contains(&"DRIFTGAUGE__KAFKA__SESSION_TIMEOUT_MS (sets kafka.session_timeout_ms)"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn the_server_address_may_be_a_host_name() {
+        let config = load("[server]\naddress = \"localhost:9464\"\n", &[]).unwrap();
+        assert_eq!(config.server_address.port(), 9464);
+        assert!(config.server_address.ip().is_loopback());
+        for bad in ["localhost", ":9464", "localhost:http", "no-such-host.invalid:9464"] {
+            let errors = load(&format!("[server]\naddress = \"{bad}\"\n"), &[]).unwrap_err();
+            assert_eq!(errors.0[0].key, "server.address", "{errors}");
+        }
     }
 
     #[test]

@@ -93,13 +93,13 @@ pub const IN_MEMORY: &str = ":memory:";
 pub enum AlertingError {
     /// Webhook targets, secrets or the Alertmanager settings are invalid (every problem
     /// is listed).
-    #[error("[alerting]: {0}")]
+    #[error("[alerting]")]
     Config(#[source] driftgauge_alerting::Error),
     /// The outbox database cannot be opened.
-    #[error("alerting.database_path: {0}")]
+    #[error("alerting.database_path")]
     Database(#[source] DbError),
     /// The saved policy state cannot be read.
-    #[error("alerting.database_path: cannot read the alert policy state: {0}")]
+    #[error("alerting.database_path: cannot read the alert policy state")]
     State(#[source] driftgauge_alerting::Error),
 }
 
@@ -157,6 +157,37 @@ pub struct Alerting {
     events: broadcast::Sender<AlertEvent>,
     evaluator: JoinHandle<()>,
     loops: Vec<JoinHandle<()>>,
+}
+
+/// Checks, without starting anything, what [`Alerting::start_with_env`] checks of
+/// the webhook targets (URLs, templates, headers, secrets read through `env`) and
+/// the Alertmanager settings: for `driftgauge config check`. Every problem of
+/// both is returned.
+pub fn check_delivery(
+    config: &Config,
+    env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> Vec<AlertingError> {
+    let settings = &config.alerting;
+    let mut problems = Vec::new();
+    if !settings.webhook.targets.is_empty() {
+        match SqliteOutbox::open_in_memory() {
+            Ok(store) => {
+                let built = WebhookDelivery::builder(settings.webhook.clone(), Arc::new(store))
+                    .env(env)
+                    .build();
+                if let Err(error) = built {
+                    problems.push(AlertingError::Config(error));
+                }
+            }
+            Err(error) => problems.push(AlertingError::Database(error)),
+        }
+    }
+    if let Some(am) = settings.alertmanager.clone() {
+        if let Err(error) = AlertmanagerPusher::builder(am).build() {
+            problems.push(AlertingError::Config(error));
+        }
+    }
+    problems
 }
 
 impl Alerting {
@@ -703,6 +734,7 @@ mod tests {
         x.update("x", &Float64Array::from_iter_values((0..100).map(f64::from))).unwrap();
         let profile = Profile {
             format_version: FORMAT_VERSION,
+            roles: Default::default(),
             rows: 100,
             options,
             columns: vec![x.finish("x", &options)],

@@ -51,7 +51,7 @@ pub struct SqliteOutbox {
 /// A rusqlite error with the database named, as the alerting crate's
 /// [`Error::Store`] source.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
+#[error("{path}")]
 pub struct StoreError {
     /// The database file.
     pub path: PathBuf,

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::batch::error::CheckError;
-use crate::batch::input::Table;
+use crate::batch::input::{Skipped, Table};
 use crate::batch::model::{self, ModelOptions, ModelReport};
 
 /// Which contract the statistics follow.
@@ -83,6 +83,10 @@ pub struct CheckReport {
     /// Model quality and fairness, when a label and a prediction were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelReport>,
+    /// Reference columns left out by default (times, index columns, nested
+    /// types), with their types and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 /// Per-column results of either mode.
@@ -123,6 +127,7 @@ pub fn fit_baseline(table: &Table, options: &CheckOptions) -> Result<Profile, Ch
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Profile {
         format_version: baseline::FORMAT_VERSION,
+        roles: Default::default(),
         rows: table.rows() as u64,
         options: options.profile,
         columns: profiles,
@@ -207,6 +212,7 @@ pub fn check_against(
         columns: ColumnReports::Default(columns),
         dataset,
         model: None,
+        skipped: Vec::new(),
     })
 }
 
@@ -238,6 +244,9 @@ pub fn check(
         Mode::Evidently => check_evidently(reference, current, options)?,
     };
     report.model = model_report(Some(reference), current, options)?;
+    if options.columns.is_empty() {
+        report.skipped = reference.skipped().to_vec();
+    }
     Ok(report)
 }
 
@@ -286,6 +295,7 @@ fn check_evidently(
         dataset: evidently::dataset_drift(&verdicts, options.drift.drift_share),
         columns: ColumnReports::Evidently(columns),
         model: None,
+        skipped: Vec::new(),
     })
 }
 

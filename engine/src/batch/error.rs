@@ -12,7 +12,7 @@ pub enum CheckError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// A column could not be profiled or compared.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Column {
         /// The file whose column is at fault.
         path: PathBuf,
@@ -28,7 +28,7 @@ pub enum CheckError {
         reason: String,
     },
     /// An option is invalid.
-    #[error("invalid option: {0}")]
+    #[error("invalid option")]
     Options(#[from] driftgauge_detectors::Error),
     /// Nothing was left to compare.
     #[error("no columns to compare (all were excluded)")]

@@ -47,6 +47,12 @@ pub fn table(report: &CheckReport) -> String {
         d.threshold * 100.0,
         if d.drifted { "DRIFT" } else { "no drift" }
     ));
+    for skipped in &report.skipped {
+        out.push_str(&format!(
+            "skipped `{}` ({}): {}\n",
+            skipped.column, skipped.data_type, skipped.reason
+        ));
+    }
     if let Some(model) = &report.model {
         out.push_str(&model_tables(model));
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use driftgauge_detectors::baseline::ProfileOptions;
+use driftgauge_detectors::baseline::{ProfileOptions, Roles};
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::json::NonFinite;
 use driftgauge_detectors::ks::KsMethod;
@@ -14,7 +14,7 @@ use driftgauge_detectors::quality::BinaryClassificationConfig;
 
 use super::exit::{EXIT_DRIFT, EXIT_OK};
 use crate::batch::check::{self, CheckOptions, Mode};
-use crate::batch::input::{Format, Table};
+use crate::batch::input::{CsvOptions, Format, Table};
 use crate::batch::model::{self, ModelOptions, Task};
 use crate::batch::render;
 use crate::registry::file::read_profile;
@@ -63,6 +63,8 @@ pub(super) struct CheckArgs {
     format: Output,
     #[command(flatten)]
     columns: ColumnArgs,
+    #[command(flatten)]
+    csv: CsvArgs,
     /// Statistics contract: reference-fitted bins, or Evidently's DataDriftPreset (needs --reference).
     #[arg(long, value_enum, default_value_t = Mode::Default, conflicts_with = "baseline")]
     mode: Mode,
@@ -137,11 +139,44 @@ pub(super) struct FitArgs {
     profile: ProfileArgs,
 }
 
+/// How CSV files are read: shared by `check` and the fits.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CsvArgs {
+    /// CSV field delimiter (default: sniffed from the header among `,` `;` tab `|`).
+    #[arg(long, value_parser = delimiter)]
+    delimiter: Option<u8>,
+    /// CSV values read as missing, replacing the default list
+    /// (empty, NA, N/A, n/a, NaN, nan, null, NULL, None, <NA>); comma-separated.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    na_values: Option<Vec<String>>,
+}
+
+impl CsvArgs {
+    pub(crate) fn options(&self) -> CsvOptions {
+        CsvOptions { delimiter: self.delimiter, na_values: self.na_values.clone() }
+    }
+}
+
+/// One ASCII character, or `tab` / `\t`.
+fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(format!("`{text}` is not one ASCII character (or `tab`)")),
+    }
+}
+
 /// What a baseline profile holds: shared by `baseline fit` and `registry fit`.
 #[derive(Debug, Args)]
 pub(crate) struct ProfileArgs {
     #[command(flatten)]
     columns: ColumnArgs,
+    #[command(flatten)]
+    pub(crate) csv: CsvArgs,
+    /// The model's prediction column; stored with --label in the baseline, so that
+    /// `check --baseline` leaves the label out and reports model quality unasked.
+    #[arg(long)]
+    prediction: Option<String>,
     /// Quantile bins per numeric column.
     #[arg(long, default_value_t = ProfileOptions::default().bins)]
     bins: usize,
@@ -154,6 +189,11 @@ pub(crate) struct ProfileArgs {
 }
 
 impl ProfileArgs {
+    /// The label and prediction columns, for the profile to remember.
+    pub(crate) fn roles(&self) -> Roles {
+        Roles { label: self.columns.label.clone(), prediction: self.prediction.clone() }
+    }
+
     /// The options `check::fit_baseline` takes.
     pub(crate) fn options(self) -> CheckOptions {
         CheckOptions {
@@ -173,14 +213,19 @@ enum Output {
     Json,
 }
 
+/// The statistics, spelt as in the configuration and the metrics
+/// (`jensen_shannon`); the hyphenated spelling is accepted too.
 #[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
 enum TestArg {
     Psi,
     Kl,
+    #[value(alias = "jensen-shannon")]
     JensenShannon,
     Hellinger,
     Wasserstein,
     Ks,
+    #[value(alias = "chi-square")]
     ChiSquare,
     Z,
 }
@@ -243,7 +288,13 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         let test = test.map_or(default.test, DriftTest::from);
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
     };
-    let model = match (&args.columns.label, &args.prediction) {
+    // A baseline remembers the label and prediction it was fitted with: the
+    // same check as one from the reference file, without the flags again.
+    let baseline = args.baseline.as_ref().map(|path| read_profile(path)).transpose()?;
+    let roles = baseline.as_ref().map(|b| b.roles.clone()).unwrap_or_default();
+    let label = args.columns.label.clone().or(roles.label);
+    let prediction = args.prediction.clone().or(roles.prediction);
+    let model = match (&label, &prediction) {
         (Some(label), Some(prediction)) => Some(ModelOptions {
             sensitive: args.sensitive.clone(),
             task: args.task,
@@ -267,18 +318,20 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         },
         ..column_options(args.columns)
     };
+    let options = CheckOptions { label, ..options };
+    let csv = args.csv.options();
     let (reference, current) = rayon::join(
         || match (&args.reference, &args.baseline) {
-            (Some(path), _) => Table::read(path, args.reference_format).map(Some),
+            (Some(path), _) => Table::read_with(path, args.reference_format, &csv).map(Some),
             _ => Ok(None),
         },
-        || Table::read(&args.current, args.current_format),
+        || Table::read_with(&args.current, args.current_format, &csv),
     );
     let current = current?;
     let report = match (reference?, &args.baseline) {
         (Some(reference), _) => check::check(&reference, &current, args.mode, &options)?,
         (None, Some(path)) => {
-            let baseline = read_profile(path)?;
+            let baseline = baseline.context("the baseline was read above")?;
             let mut report = check::check_against(&baseline, path, &current, &options)?;
             report.model = check::model_report(None, &current, &options)?;
             report
@@ -295,9 +348,17 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
 }
 
 pub(super) fn run_fit(args: FitArgs, err: &mut dyn Write) -> anyhow::Result<()> {
+    let csv = args.profile.csv.options();
+    let roles = args.profile.roles();
     let options = args.profile.options();
-    let table = Table::read(&args.input, args.input_format)?;
-    let profile = check::fit_baseline(&table, &options)?;
+    let table = Table::read_with(&args.input, args.input_format, &csv)?;
+    if options.columns.is_empty() {
+        for s in table.skipped() {
+            writeln!(err, "skipped `{}` ({}): {}", s.column, s.data_type, s.reason)?;
+        }
+    }
+    let profile =
+        driftgauge_detectors::baseline::Profile { roles, ..check::fit_baseline(&table, &options)? };
     let json = serde_json::to_string_pretty(&NonFinite(&profile))?;
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("{}: cannot write", args.out.display()))?;

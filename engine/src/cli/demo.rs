@@ -95,7 +95,7 @@ impl Default for DemoOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// The mock cluster, topic or producer could not be set up.
-    #[error("kafka: {0}")]
+    #[error("kafka")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// The engine failed.
     #[error(transparent)]
@@ -199,6 +199,7 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
         format_ms(drift_at_ms),
         options.drift_after_secs,
     )?;
+    writeln!(out, "{}", drift_share_note(&config))?;
     if !options.webhooks.is_empty() {
         writeln!(
             out,
@@ -295,6 +296,33 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
         summary.failed,
     )?;
     Ok(summary)
+}
+
+/// What the demo's verdicts and its alert mean, since its settings are not
+/// the defaults `driftgauge run` has (the README quotes its output).
+fn drift_share_note(config: &Config) -> String {
+    use driftgauge_alerting::policy::Condition;
+    let defaults = Config::defaults();
+    let rule_text = |config: &Config| {
+        config.alerting.policies.defaults.iter().find_map(|rule| match &rule.when {
+            Condition::DatasetDriftShare(c) => Some(format!(
+                "`{}` fires as {} at a share of {}",
+                rule.name,
+                rule.severity.as_str(),
+                c.at_least
+            )),
+            _ => None,
+        })
+    };
+    format!(
+        "A window shows DATASET DRIFT when at least {:.0}% of a model's features drifted, and \
+         the rule {}: the demo's settings, chosen to fire early; `driftgauge run` defaults to \
+         {:.0}%, and its rule {}.",
+        config.drift.drift_share * 100.0,
+        rule_text(config).unwrap_or_else(|| "is off".to_owned()),
+        defaults.drift.drift_share * 100.0,
+        rule_text(&defaults).unwrap_or_else(|| "is off".to_owned()),
+    )
 }
 
 fn demo_config(options: &DemoOptions, brokers: &str) -> Result<Config, String> {
@@ -772,7 +800,13 @@ fn fit_reference(model: &Model, rows: usize) -> Profile {
         generated.iter().map(|r| if r.score >= 0.5 { "1" } else { "0" }),
     ));
     columns.push(fit_column("prediction", ColumnKind::Categorical, &labels, &options));
-    Profile { format_version: FORMAT_VERSION, rows: rows as u64, options, columns }
+    Profile {
+        format_version: FORMAT_VERSION,
+        rows: rows as u64,
+        options,
+        columns,
+        roles: Default::default(),
+    }
 }
 
 fn fit_column(
@@ -800,6 +834,18 @@ mod tests {
             profile.validate().unwrap();
             assert_eq!(profile.columns.len(), model.numeric.len() + model.categorical.len() + 2);
         }
+    }
+
+    /// The README quotes the demo's output: it must say that its drift share
+    /// and rule are its own, not the defaults.
+    #[test]
+    fn the_demo_explains_its_drift_share_and_rule() {
+        let config = demo_config(&DemoOptions::default(), "127.0.0.1:9").unwrap();
+        let note = drift_share_note(&config);
+        assert!(note.contains("at least 30% of a model's features"), "{note}");
+        assert!(note.contains("`dataset-drift` fires as critical at a share of 0.3"), "{note}");
+        assert!(note.contains("defaults to 50%"), "{note}");
+        assert!(note.contains("fires as warning at a share of 0.5"), "{note}");
     }
 
     #[test]

@@ -116,13 +116,8 @@ struct Listed<'a> {
 /// The database is missing or unreadable, or `retry --id` names no given-up trigger.
 pub fn run(args: OutboxArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let path = database(args.db, args.config.as_deref())?;
-    if !path.exists() {
-        bail!(
-            "{}: no database here (the engine creates the outbox when it first runs with \
-             alerting; --db or --config chooses the file)",
-            path.display()
-        );
-    }
+    // Never create an empty database at a mistyped path.
+    crate::registry::Registry::check_existing(&path)?;
     let store = SqliteOutbox::open(&path)?;
     match args.command {
         OutboxCommand::List(list) => {

@@ -4,14 +4,14 @@
 //! go to standard error, so `driftgauge registry export > file` stays clean.
 //! Commands that only read (`list`, `show`, `export`, `audit`) and those that
 //! change existing entries (`activate`, `delete`) refuse a database file that
-//! does not exist, rather than creating an empty one at a mistyped path; `fit`
-//! and `import` create it.
+//! does not exist or is not a driftgauge database, rather than creating an
+//! empty one at a mistyped path; `init`, `fit` and `import` create it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::{ColumnStats, Profile, ProfileOptions, Range};
 use driftgauge_detectors::json::NonFinite;
@@ -31,20 +31,19 @@ const PROGRESS_CELLS: usize = 10_000_000;
 /// Arguments of `driftgauge registry`.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
-    /// The registry database (SQLite). Created by `fit` and `import` if missing.
+    /// The registry database (SQLite). Created by `init`, `fit` and `import` if missing.
     #[arg(long, global = true, env = "DRIFTGAUGE_REGISTRY", default_value = "driftgauge.db")]
     db: PathBuf,
-    /// Who makes the change, for the audit trail (default: the OS user).
-    #[arg(long, global = true)]
-    actor: Option<String>,
     #[command(subcommand)]
     command: RegistryCommand,
 }
 
 #[derive(Debug, Subcommand)]
 enum RegistryCommand {
+    /// Create an empty registry database (for `run`, which never creates one).
+    Init,
     /// Fit a baseline profile of reference data and store it as MODEL/VERSION.
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     /// List every stored version.
     List(ListArgs),
     /// Show MODEL/VERSION, or MODEL's active version, as JSON.
@@ -80,6 +79,23 @@ struct FitArgs {
     /// Also make the new version the model's active baseline.
     #[arg(long)]
     activate: bool,
+    #[command(flatten)]
+    actor: Actor,
+}
+
+/// `--actor`, on the commands that change the registry (and so write the
+/// audit trail) only.
+#[derive(Debug, Args)]
+struct Actor {
+    /// Who makes the change, for the audit trail (default: the OS user).
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+impl Actor {
+    fn name(&self) -> String {
+        self.actor.clone().unwrap_or_else(crate::registry::default_actor)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +123,8 @@ struct ActivateArgs {
     model: String,
     /// Version to activate.
     version: String,
+    #[command(flatten)]
+    actor: Actor,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +141,8 @@ struct ImportArgs {
     /// Overwrite versions whose profile differs, and active versions that differ.
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    actor: Actor,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +152,8 @@ struct DeleteArgs {
     /// Also delete the active version, leaving the model without a baseline.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    actor: Actor,
 }
 
 #[derive(Debug, Args)]
@@ -154,10 +176,18 @@ enum Output {
 /// # Errors
 /// Any registry, input or fitting error, with the database or file named.
 pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
-    let actor = args.actor.clone().unwrap_or_else(crate::registry::default_actor);
     let db = args.db.as_path();
     match args.command {
-        RegistryCommand::Fit(fit) => run_fit(fit, db, &actor, err)?,
+        RegistryCommand::Init => {
+            if db.exists() {
+                open_existing(db)?;
+                writeln!(err, "{}: already a driftgauge registry; left as it is", db.display())?;
+            } else {
+                Registry::open(db)?;
+                writeln!(err, "{}: created an empty registry", db.display())?;
+            }
+        }
+        RegistryCommand::Fit(fit) => run_fit(*fit, db, err)?,
         RegistryCommand::List(list) => run_list(&list, &open_existing(db)?, out, err)?,
         RegistryCommand::Show(show) => {
             let registry = open_existing(db)?;
@@ -169,7 +199,8 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
         RegistryCommand::Activate(activate) => {
             let mut registry = open_existing(db)?;
-            let previous = registry.activate(&activate.model, &activate.version, &actor)?;
+            let previous =
+                registry.activate(&activate.model, &activate.version, &activate.actor.name())?;
             let (model, version) = (&activate.model, &activate.version);
             match previous {
                 Some(previous) if previous == *version => {
@@ -204,7 +235,7 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
             let document: Export = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not a registry export document", path.display()))?;
             let summary = Registry::open(db)?
-                .import(&document, import.replace, &actor)
+                .import(&document, import.replace, &import.actor.name())
                 .with_context(|| format!("importing {}", path.display()))?;
             writeln!(
                 err,
@@ -220,7 +251,8 @@ pub fn run(args: RegistryArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
         RegistryCommand::Delete(delete) => {
             let (model, version) = split_target(&delete.target);
-            let summary = open_existing(db)?.delete(model, version, delete.force, &actor)?;
+            let summary =
+                open_existing(db)?.delete(model, version, delete.force, &delete.actor.name())?;
             let versions = summary.versions.join(", ");
             write!(err, "deleted {model}: {versions}")?;
             if let Some(active) = &summary.deactivated {
@@ -271,18 +303,13 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
 }
 
 fn open_existing(db: &Path) -> anyhow::Result<Registry> {
-    if !db.exists() {
-        bail!(
-            "{}: no registry database here (`driftgauge registry fit` or `import` creates one; \
-             --db or DRIFTGAUGE_REGISTRY chooses the file)",
-            db.display()
-        );
-    }
-    Ok(Registry::open(db)?)
+    Ok(Registry::open_existing(db)?)
 }
 
-fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow::Result<()> {
-    let FitArgs { model, version, input, input_format, profile: profile_args, activate } = args;
+fn run_fit(args: FitArgs, db: &Path, err: &mut dyn Write) -> anyhow::Result<()> {
+    let FitArgs { model, version, input, input_format, profile: profile_args, activate, actor } =
+        args;
+    let actor = &actor.name();
     let (model, version) = (model.as_str(), version.as_str());
     // Open and check first: a fit can take minutes, and should not end in
     // "already exists" or "database too new".
@@ -294,10 +321,12 @@ fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow
         }
         .into());
     }
+    let csv = profile_args.csv.options();
+    let roles = profile_args.roles();
     let options = profile_args.options();
     let started = Instant::now();
     writeln!(err, "reading {}", input.display())?;
-    let table = Table::read(&input, input_format)?;
+    let table = Table::read_with(&input, input_format, &csv)?;
     writeln!(
         err,
         "read {} rows, {} columns in {:.1}s",
@@ -305,8 +334,14 @@ fn run_fit(args: FitArgs, db: &Path, actor: &str, err: &mut dyn Write) -> anyhow
         table.schema.fields().len(),
         started.elapsed().as_secs_f64()
     )?;
+    if options.columns.is_empty() {
+        for s in table.skipped() {
+            writeln!(err, "skipped `{}` ({}): {}", s.column, s.data_type, s.reason)?;
+        }
+    }
     let chunk = rayon::current_num_threads().max(1);
-    let profile = fit_with_progress(&table, &options, chunk, PROGRESS_CELLS, err)?;
+    let profile =
+        Profile { roles, ..fit_with_progress(&table, &options, chunk, PROGRESS_CELLS, err)? };
     let summary = registry.store_profile(model, version, &profile, actor)?;
     writeln!(
         err,

@@ -17,7 +17,8 @@ use super::demo::{self, DemoOptions};
 use super::exit::{EXIT_ERROR, EXIT_OK};
 use crate::alerts::Alerting;
 use crate::config::{Config, LogConfig, LogFormat};
-use crate::stream::catalog::{BaselineSource, RegistryBaselines, StaticBaselines};
+use crate::stream::catalog::{BaselineSource, Catalog, RegistryBaselines, StaticBaselines};
+use crate::stream::checkpoint::CheckpointStore;
 use crate::stream::pipeline::Engine;
 
 /// `driftgauge run`.
@@ -67,10 +68,16 @@ pub struct DemoArgs {
 /// `driftgauge config`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Check a configuration file (with environment overrides); list every error.
+    /// Check a configuration file (with environment overrides) and what `run` would
+    /// check at start: the registry or baseline files, a stored checkpoint, webhook
+    /// targets and their secrets. Lists every error.
     Check {
         /// The configuration file.
         file: PathBuf,
+        /// Check the file and DRIFTGAUGE__ overrides only, not the files and secrets
+        /// of the machine it will run on (for a repository's CI).
+        #[arg(long)]
+        file_only: bool,
     },
     /// Print the embedded defaults, every key documented.
     Defaults,
@@ -102,7 +109,7 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         let engine = engine.with_window_sink(sink);
         let running = engine.start(shutdown_rx).await?;
         wait_for_signal().await;
-        tracing::info!("Shutting down: exporting open windows and committing offsets.");
+        tracing::info!("{}", shutdown_message(&config));
         shutdown_tx.send_replace(true);
         let summary = running.wait().await?;
         // The engine has dropped its sink: the evaluator ends; the delivery loops
@@ -112,6 +119,18 @@ pub fn run(args: RunArgs, err: &mut dyn Write) -> anyhow::Result<u8> {
         anyhow::Ok(())
     })?;
     Ok(EXIT_OK)
+}
+
+/// What shutting down does, which depends on checkpoints: with them, open
+/// windows are checkpointed and resume after the restart; without, they are
+/// exported as partial windows.
+fn shutdown_message(config: &Config) -> &'static str {
+    if config.checkpoint_path().is_some() {
+        "Shutting down: checkpointing open windows (they resume on restart) and committing offsets."
+    } else {
+        "Shutting down: exporting open windows as partial (complete: false), no checkpoints, \
+         and committing offsets."
+    }
 }
 
 /// Runs `driftgauge demo`.
@@ -151,8 +170,21 @@ pub fn config(
             out.write_all(crate::config::DEFAULT_TOML.as_bytes())?;
             Ok(EXIT_OK)
         }
-        ConfigCommand::Check { file } => match Config::load(Some(&file)) {
+        ConfigCommand::Check { file, file_only } => match Config::load(Some(&file)) {
             Ok(config) => {
+                let problems = if file_only { Vec::new() } else { startup_problems(&config) };
+                if !problems.is_empty() {
+                    let n = problems.len();
+                    writeln!(
+                        err,
+                        "error: {n} problem{} `run` would refuse",
+                        if n == 1 { "" } else { "s" }
+                    )?;
+                    for problem in problems {
+                        writeln!(err, "  {problem}")?;
+                    }
+                    return Ok(EXIT_ERROR);
+                }
                 writeln!(out, "{}: ok", file.display())?;
                 let window = &config.window;
                 writeln!(
@@ -204,11 +236,59 @@ pub fn config(
                 Ok(EXIT_OK)
             }
             Err(errors) => {
-                writeln!(err, "{}: {errors}", file.display())?;
+                // Each error names its key, or the variable that set it: the
+                // file is not always where the value came from.
+                writeln!(err, "error: {errors}")?;
                 Ok(EXIT_ERROR)
             }
         },
     }
+}
+
+/// What `run` would refuse at start beyond the file itself, from the
+/// environment it would run in: the baselines (a missing or foreign registry,
+/// unreadable profile files), a stored checkpoint the configuration cannot
+/// resume, and webhook targets, secrets and Alertmanager settings. Each
+/// independent check runs, so one problem does not hide another.
+fn startup_problems(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let baselines: Option<Arc<dyn BaselineSource>> = match &config.baselines.registry_path {
+        Some(path) => match RegistryBaselines::open(path) {
+            Ok(registry) => Some(Arc::new(registry)),
+            Err(error) => {
+                problems.push(format!("baselines.registry_path: {}", crate::error_chain(&error)));
+                None
+            }
+        },
+        None => match StaticBaselines::from_files(&config.baselines.files) {
+            Ok(files) => Some(Arc::new(files)),
+            Err(error) => {
+                problems.push(format!("baselines.files: {}", crate::error_chain(&error)));
+                None
+            }
+        },
+    };
+    let catalog = baselines.and_then(|b| match Catalog::load(b.as_ref(), config, None) {
+        Ok(catalog) => Some(catalog),
+        Err(error) => {
+            problems.push(format!("baselines: {}", crate::error_chain(&error)));
+            None
+        }
+    });
+    // A checkpoint is only read where one exists: `run` creates the file.
+    if let (Some(path), Some(catalog)) = (config.checkpoint_path(), &catalog) {
+        if path.exists() {
+            let resumed = CheckpointStore::open(path, &config.kafka.group_id)
+                .and_then(|store| store.load(&config.window, catalog));
+            if let Err(error) = resumed {
+                problems.push(format!("checkpoint: {}", crate::error_chain(&error)));
+            }
+        }
+    }
+    for error in crate::alerts::check_delivery(config, |name| std::env::var(name).ok()) {
+        problems.push(crate::error_chain(&error));
+    }
+    problems
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -223,7 +303,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn init_tracing(log: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(super::terminal::colors(&std::io::stderr()));
     // An already-installed subscriber (tests running commands in-process) wins.
     let _installed = match log.format {
         LogFormat::Text => builder.try_init().is_ok(),
@@ -250,5 +333,24 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         tokio::signal::ctrl_c().await.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shutdown line says what happens to open windows, which differs
+    /// with and without checkpoints.
+    #[test]
+    fn the_shutdown_line_says_what_happens_to_open_windows() {
+        let without = Config::defaults();
+        assert!(shutdown_message(&without).contains("exporting open windows as partial"));
+        let with = Config::from_layers(
+            Some(("t", "[baselines]\nregistry_path = \"r.db\"\n")),
+            std::iter::empty(),
+        )
+        .unwrap();
+        assert!(shutdown_message(&with).contains("checkpointing open windows"));
     }
 }

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub kafka_errors: IntCounter,
     /// Offset commits that failed.
     pub commit_failures: IntCounter,
+    /// Partitions whose stored offset no longer existed when assigned.
+    pub offset_resets: IntCounter,
     /// Rejected messages delivered to their stream's dead-letter topic.
     pub dead_letter_messages: IntCounter,
     /// Rejected messages that could not be copied to the dead-letter topic.
@@ -107,14 +109,7 @@ struct Series {
 pub const QUALITY_CHECKS: [&str; 3] = ["missing", "out_of_range", "unseen"];
 
 /// Fairness disparities (the `metric` label).
-pub const DISPARITIES: [&str; 6] = [
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-];
+pub const DISPARITIES: [&str; 6] = crate::config::FAIRNESS_METRICS;
 
 const FEATURE: &[&str] = &["model", "version", "feature", "statistic"];
 const MODEL: &[&str] = &["model", "version"];
@@ -172,6 +167,11 @@ impl Metrics {
             commit_failures: register!(IntCounter::new(
                 "driftgauge_kafka_commit_failures_total",
                 "Offset commits that failed (retried with the next closed window)."
+            )),
+            offset_resets: register!(IntCounter::new(
+                "driftgauge_offset_resets_total",
+                "Assigned partitions whose checkpointed or committed offset no longer existed \
+                 (deleted by retention, or the topic was recreated)."
             )),
             dead_letter_messages: register!(IntCounter::new(
                 "driftgauge_dead_letter_messages_total",

@@ -104,6 +104,23 @@ pub enum DbError {
         /// [`SCHEMA_VERSION`].
         supported: u32,
     },
+    /// The file does not exist, and the caller must not create it.
+    #[error(
+        "{path}: no such database (`driftgauge registry init --db {path}` creates an empty \
+         registry; `registry fit` or `import` creates one with baselines)"
+    )]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file exists but is not a driftgauge database.
+    #[error("{path}: not a driftgauge database ({reason})")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
     /// A migration failed; the transaction was rolled back, the file is unchanged.
     #[error("{path}: schema migration V{version}__{name} failed (the file is unchanged)")]
     Migrate {
@@ -125,9 +142,75 @@ pub enum DbError {
 /// # Errors
 /// [`DbError`] naming the file.
 pub(crate) fn open(path: &Path) -> Result<Connection, DbError> {
+    create_private(path);
     let conn =
         Connection::open(path).map_err(|source| DbError::Open { path: path.to_owned(), source })?;
     prepare(conn, path)
+}
+
+/// Opens the existing driftgauge database at `path` and brings its schema up
+/// to [`SCHEMA_VERSION`]; never creates a file, nor adds driftgauge's tables to
+/// another application's database.
+///
+/// # Errors
+/// [`DbError::Missing`], [`DbError::Foreign`] (not SQLite, or SQLite without
+/// driftgauge's schema), or an error of [`open`].
+pub(crate) fn open_existing(path: &Path) -> Result<Connection, DbError> {
+    check_existing(path)?;
+    open(path)
+}
+
+/// Whether `path` is a driftgauge database, without changing it: for
+/// `config check` and [`open_existing`].
+///
+/// # Errors
+/// [`DbError::Missing`], [`DbError::Foreign`] or [`DbError::TooNew`].
+pub(crate) fn check_existing(path: &Path) -> Result<(), DbError> {
+    use rusqlite::OpenFlags;
+    if !path.exists() {
+        return Err(DbError::Missing { path: path.to_owned() });
+    }
+    let foreign = |reason: String| DbError::Foreign { path: path.to_owned(), reason };
+    if path.is_dir() {
+        return Err(foreign("it is a directory".to_owned()));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| foreign(e.to_string()))?;
+    // "file is not a database" shows only on the first read.
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| foreign(e.to_string()))?;
+    if version == 0 {
+        return Err(foreign("SQLite, but without driftgauge's schema".to_owned()));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(DbError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Creates `path` empty, readable and writable by its owner only (0600), if it
+/// does not exist. The file holds webhook payloads and baselines; SQLite gives
+/// the `-wal` and `-shm` files it creates beside it the database file's mode,
+/// so they are private too. An existing file keeps the mode its owner chose.
+fn create_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A failure (no such directory, no permission) is left for SQLite to
+        // report, in its words, when it opens the same path.
+        let _created =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// An in-memory database with the current schema, for demos and tests.
@@ -244,6 +327,40 @@ mod tests {
         let history: u32 =
             conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).expect("n");
         assert_eq!(history, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn opening_an_existing_database_refuses_missing_and_foreign_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("typo.db");
+        assert!(matches!(open_existing(&missing), Err(DbError::Missing { .. })));
+        assert!(!missing.exists(), "nothing is created");
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "not a database, but long enough to have a header").expect("w");
+        let error = open_existing(&text).expect_err("text");
+        assert!(matches!(error, DbError::Foreign { .. }), "{error}");
+        let other = dir.path().join("other.sqlite");
+        Connection::open(&other).expect("o").execute_batch("CREATE TABLE t (x)").expect("t");
+        let error = open_existing(&other).expect_err("another application's");
+        assert!(error.to_string().contains("without driftgauge's schema"), "{error}");
+        let ours = dir.path().join("ours.db");
+        drop(open(&ours).expect("create"));
+        open_existing(&ours).expect("a driftgauge database opens");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn created_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let conn = open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);").expect("write");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("db.sqlite{suffix}"));
+            let mode = std::fs::metadata(&file).expect("exists").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+        }
     }
 
     #[test]

@@ -199,6 +199,27 @@ impl Registry {
         Ok(Self { conn: db::open(path)?, path: path.to_owned() })
     }
 
+    /// Opens the existing registry at `path`, migrating its schema as needed;
+    /// a missing file, or one that is not a driftgauge database, is an error
+    /// rather than a new, empty registry at a mistyped path.
+    ///
+    /// # Errors
+    /// [`Error::Db`] naming the file: missing, not a driftgauge database, or
+    /// as for [`Registry::open`].
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        Ok(Self { conn: db::open_existing(path)?, path: path.to_owned() })
+    }
+
+    /// Checks, without changing it, that `path` is an existing driftgauge
+    /// database this build can open.
+    ///
+    /// # Errors
+    /// [`Error::Db`] naming the file and what is wrong.
+    pub fn check_existing(path: impl AsRef<Path>) -> Result<()> {
+        Ok(db::check_existing(path.as_ref())?)
+    }
+
     /// A registry in memory, gone when dropped: for demos and tests.
     ///
     /// # Errors
@@ -964,6 +985,7 @@ mod tests {
     fn profile(rows: u64) -> Profile {
         Profile {
             format_version: baseline::FORMAT_VERSION,
+            roles: Default::default(),
             rows,
             options: ProfileOptions::default(),
             columns: Vec::new(),

@@ -80,14 +80,15 @@ impl RegistryBaselines {
         Self { registry: std::sync::Mutex::new(registry) }
     }
 
-    /// Opens the registry file at `path`.
+    /// Opens the existing registry file at `path` (never creates one).
     ///
     /// # Errors
-    /// [`BaselineError::Store`] if it cannot be opened.
+    /// [`BaselineError::Store`] if it does not exist, is not a driftgauge
+    /// database, or cannot be opened.
     pub fn open(path: &std::path::Path) -> Result<Self, BaselineError> {
-        crate::registry::Registry::open(path)
+        crate::registry::Registry::open_existing(path)
             .map(Self::new)
-            .map_err(|e| BaselineError::Store(e.to_string()))
+            .map_err(|e| BaselineError::Store(crate::error_chain(&e)))
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, crate::registry::Registry> {
@@ -105,14 +106,14 @@ impl BaselineSource for RegistryBaselines {
         self.registry()
             .active_profile(model)
             .map(|found| found.map(|(version, profile)| (version, Arc::new(profile))))
-            .map_err(|e| BaselineError::Store(e.to_string()))
+            .map_err(|e| BaselineError::Store(crate::error_chain(&e)))
     }
 
     fn active_profiles(&self) -> Result<Vec<(String, String, Arc<Profile>)>, BaselineError> {
         self.registry()
             .active_profiles()
             .map(|all| all.into_iter().map(|(m, v, p)| (m, v, Arc::new(p))).collect())
-            .map_err(|e| BaselineError::Store(e.to_string()))
+            .map_err(|e| BaselineError::Store(crate::error_chain(&e)))
     }
 }
 

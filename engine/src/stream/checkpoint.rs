@@ -611,6 +611,7 @@ mod tests {
         x.update("x", &Float64Array::from_iter_values((0..100).map(f64::from))).unwrap();
         let profile = Profile {
             format_version: PROFILE_FORMAT,
+            roles: Default::default(),
             rows: 100,
             options,
             columns: vec![x.finish("x", &options)],

@@ -56,7 +56,7 @@ pub enum EngineError {
     #[error(transparent)]
     Baselines(#[from] BaselineError),
     /// The metrics address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         /// The address.
         address: SocketAddr,
@@ -64,7 +64,7 @@ pub enum EngineError {
         source: std::io::Error,
     },
     /// The Kafka client refused its configuration.
-    #[error("stream `{stream}`: {source}")]
+    #[error("stream `{stream}`")]
     Kafka {
         /// The stream.
         stream: String,

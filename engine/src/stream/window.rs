@@ -455,6 +455,7 @@ mod tests {
         x.update("x", &Float64Array::from(vec![1.0, 2.0, 3.0])).unwrap();
         let profile = Profile {
             format_version: driftgauge_detectors::baseline::FORMAT_VERSION,
+            roles: Default::default(),
             rows: 3,
             options,
             columns: vec![x.finish("x", &options)],

@@ -429,7 +429,15 @@ pub struct Decoder {
     first_rejection: Option<Rejection>,
     /// Buffers of the JSON fast path, reused from event to event.
     fast: FastBuffers,
+    /// Models whose events were rejected for want of an active baseline, and
+    /// logged once (at most [`MAX_UNKNOWN_MODELS_LOGGED`] names).
+    unknown_models: rustc_hash::FxHashSet<Box<str>>,
 }
+
+/// At most this many distinct model names without a baseline are logged by
+/// one decoder: model names come from the data, so garbage must not flood the
+/// log. Every rejected event is counted regardless.
+const MAX_UNKNOWN_MODELS_LOGGED: usize = 100;
 
 /// What the JSON fast path gathers of one event before it appends it.
 #[derive(Debug, Default)]
@@ -589,6 +597,29 @@ impl Decoder {
             buffered: 0,
             first_rejection: None,
             fast: FastBuffers::default(),
+            unknown_models: rustc_hash::FxHashSet::default(),
+        }
+    }
+
+    /// Logs, once per model name, that its events are rejected because the
+    /// model has no active baseline; the metric counts every one.
+    fn note_unknown_model(&mut self, model: &str) {
+        if self.unknown_models.len() >= MAX_UNKNOWN_MODELS_LOGGED
+            || self.unknown_models.contains(model)
+        {
+            return;
+        }
+        self.unknown_models.insert(model.into());
+        tracing::warn!(
+            model,
+            "Events for a model with no active baseline are rejected as unknown_model; \
+             activate a baseline for it (logged once per model)."
+        );
+        if self.unknown_models.len() == MAX_UNKNOWN_MODELS_LOGGED {
+            tracing::warn!(
+                models = MAX_UNKNOWN_MODELS_LOGGED,
+                "Further models without a baseline are counted but not logged."
+            );
         }
     }
 
@@ -605,6 +636,8 @@ impl Decoder {
                 false
             }
         });
+        // A model that loses its baseline again is logged again.
+        self.unknown_models.retain(|model| catalog.get(model).is_none());
         self.catalog = catalog;
     }
 
@@ -849,9 +882,16 @@ impl Decoder {
             Some(Json::String(model)) => model.as_ref(),
             Some(other) => return Err(wrong(&quoted(&names.model), other, "a string")),
         };
-        let plan = Arc::clone(self.catalog.get(model).ok_or_else(|| {
-            Rejection::new(Reject::UnknownModel, format!("model `{model}` has no active baseline"))
-        })?);
+        let plan = match self.catalog.get(model) {
+            Some(plan) => Arc::clone(plan),
+            None => {
+                self.note_unknown_model(model);
+                return Err(Rejection::new(
+                    Reject::UnknownModel,
+                    format!("model `{model}` has no active baseline"),
+                ));
+            }
+        };
         let time_ms = match lookup(&value, &s.time_path) {
             None | Some(Json::Null) => return Err(missing(&names.time)),
             Some(time) => json_time(time, s.time_unit).ok_or_else(|| {
@@ -1034,9 +1074,18 @@ impl Decoder {
                 )
             });
         };
+        let raw_times = batch.column_by_name(&names.time).map(Arc::clone);
         // Row indices per model, in row order.
         let mut by_model: Vec<(Arc<ModelPlan>, Vec<u32>)> = Vec::new();
         for i in 0..rows {
+            // A time that is there but unreadable ("yesterday") is the wrong
+            // type, as in a JSON event; only an absent one is missing.
+            if times.is_null(i) && raw_times.as_ref().is_some_and(|raw| raw.is_valid(i)) {
+                self.reject_rows(Reject::WrongType, 1, || {
+                    format!("row {i}: the `{}` value cannot be read as a time", names.time)
+                });
+                continue;
+            }
             if models.is_null(i) || times.is_null(i) {
                 self.reject_rows(Reject::MissingField, 1, || {
                     format!("row {i}: no `{}` or no `{}`", names.model, names.time)
@@ -1048,9 +1097,12 @@ impl Decoder {
                 Some((_, rows)) => rows.push(i as u32),
                 None => match self.catalog.get(model) {
                     Some(plan) => by_model.push((Arc::clone(plan), vec![i as u32])),
-                    None => self.reject_rows(Reject::UnknownModel, 1, || {
-                        format!("row {i}: model `{model}` has no active baseline")
-                    }),
+                    None => {
+                        self.note_unknown_model(model);
+                        self.reject_rows(Reject::UnknownModel, 1, || {
+                            format!("row {i}: model `{model}` has no active baseline")
+                        });
+                    }
                 },
             }
         }
@@ -1085,8 +1137,18 @@ impl Decoder {
                 format!("model `{}`: column `{column}`: {error}", plan.model),
             )
         };
+        // NOTE: arrow's default cast turns what it cannot convert (a string
+        // in a numeric column, an overflow) into nulls, which would count as
+        // missing values. A number must come from a numeric column, and a
+        // conversion that fails is an error, never a null.
         let as_type = |column: &str, array: &ArrayRef, target: &DataType| {
-            cast(array, target).map_err(|e| wrong(column, &e))
+            let source = array.data_type();
+            if target.is_numeric() && !(source.is_numeric() || *source == DataType::Null) {
+                return Err(wrong(column, &format_args!("{source}, not a number")));
+            }
+            let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+            arrow::compute::cast_with_options(array, target, &options)
+                .map_err(|e| wrong(column, &e))
         };
         let pick = |array: &ArrayRef| -> Result<ArrayRef, Rejection> {
             if all {
@@ -1445,6 +1507,7 @@ mod tests {
         score.update("score", &F64::from(vec![0.1, 0.9, 0.5])).unwrap();
         Profile {
             format_version: driftgauge_detectors::baseline::FORMAT_VERSION,
+            roles: Default::default(),
             rows: 3,
             options,
             columns: vec![
@@ -1552,6 +1615,58 @@ mod tests {
         assert_eq!(d.buffered_rows(), 0);
     }
 
+    /// A string where a number is expected, or a time that is no time, is
+    /// the wrong type for its rows, not a null (missing value) from a lossy cast.
+    #[test]
+    fn arrow_ipc_columns_of_the_wrong_type_are_rejected_not_nulled() {
+        let ipc = |schema: &Arc<Schema>, columns: Vec<ArrayRef>| {
+            let batch = RecordBatch::try_new(Arc::clone(schema), columns).unwrap();
+            let mut payload = Vec::new();
+            let mut writer = StreamWriter::try_new(&mut payload, schema).unwrap();
+            writer.write(&batch).unwrap();
+            writer.finish().unwrap();
+            drop(writer);
+            payload
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("model", DataType::Utf8, true),
+            Field::new("timestamp", DataType::Int64, true),
+            Field::new("x", DataType::Utf8, true),
+        ]));
+        let payload = ipc(
+            &schema,
+            vec![
+                Arc::new(Str::from(vec!["m", "m"])),
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Str::from(vec!["1.5", "high"])),
+            ],
+        );
+        let mut d = decoder();
+        let rejection = d.decode(PayloadFormat::ArrowIpc, Some(&payload)).unwrap_err();
+        assert_eq!(rejection.reason, Reject::WrongType, "{}", rejection.detail);
+        assert!(rejection.detail.contains("column `x`"), "{}", rejection.detail);
+        let counts = d.take_counts();
+        assert_eq!(counts.rejected[Reject::WrongType.index()], 2);
+        assert_eq!(counts.decoded, 0);
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("model", DataType::Utf8, true),
+            Field::new("timestamp", DataType::Utf8, true),
+        ]));
+        let payload = ipc(
+            &schema,
+            vec![
+                Arc::new(Str::from(vec!["m", "m", "m"])),
+                Arc::new(Str::from(vec![Some("2024-01-01T00:00:00Z"), Some("yesterday"), None])),
+            ],
+        );
+        assert_eq!(d.decode(PayloadFormat::ArrowIpc, Some(&payload)), Ok(()));
+        let counts = d.take_counts();
+        assert_eq!(counts.decoded, 1);
+        assert_eq!(counts.rejected[Reject::WrongType.index()], 1);
+        assert_eq!(counts.rejected[Reject::MissingField.index()], 1);
+    }
+
     #[test]
     fn arrow_ipc_batches_split_by_model() {
         let schema = Arc::new(Schema::new(vec![
@@ -1612,6 +1727,43 @@ mod tests {
         assert_eq!(rejection.reason, Reject::UnknownModel);
         assert_eq!(rejection.detail, "row 0: model `zz` has no active baseline");
         assert_eq!(d.take_counts().rejected[Reject::UnknownModel.index()], 2);
+    }
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_model_without_baseline_is_logged_once_by_name() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || sink.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut d = decoder();
+            for _ in 0..3 {
+                for model in ["credit-v9", "churn-x"] {
+                    let event = format!(r#"{{"model":"{model}","timestamp":1}}"#);
+                    let rejected = d.decode(PayloadFormat::Json, Some(event.as_bytes()));
+                    assert_eq!(rejected.unwrap_err().reason, Reject::UnknownModel);
+                }
+            }
+            assert_eq!(d.take_counts().rejected[Reject::UnknownModel.index()], 6);
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        for model in ["credit-v9", "churn-x"] {
+            assert_eq!(log.matches(&format!("model=\"{model}\"")).count(), 1, "{log}");
+        }
     }
 
     #[test]

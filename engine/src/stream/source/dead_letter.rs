@@ -110,7 +110,7 @@ impl DeadLetter {
             metrics,
             failures: FailureLog::default(),
         };
-        let producer = producer_properties(kafka).create_with_context(context)?;
+        let producer = super::create_client(&producer_properties(kafka), context)?;
         Ok(Self { topic: topic.to_owned(), producer })
     }
 
