@@ -81,6 +81,7 @@ use crate::baseline::{
     CategoricalProfile, ColumnProfile, ColumnStats, MissingCounts, NumericProfile,
 };
 use crate::column::{self, ColumnKind};
+use crate::decision::{self, Correction, CorrectedVerdict, CriticalValue, DecisionRule, MinEffect, Status};
 use crate::divergence::{self, TestResult};
 use crate::error::{Error, Result};
 use crate::grid::{self, Grid, GridCounts};
@@ -106,6 +107,10 @@ pub enum DriftTest {
     Ks,
     /// Chi-square goodness-of-fit p-value; drift when `p < threshold` (default 0.05).
     ChiSquare,
+    /// Chi-square test of homogeneity (2 × K, the reference's sampling error
+    /// included) on bins pooled to at least 5 expected window rows each (see
+    /// [`decision::pooled_contingency`]); drift when `p < threshold` (default 0.05).
+    ChiSquareContingency,
     /// Two-proportion Z-test p-value; drift when `p < threshold` (default 0.05). Categorical only.
     Z,
 }
@@ -119,7 +124,7 @@ impl DriftTest {
     /// Whether the statistic is a p-value (small means drift) rather than a
     /// distance (large means drift).
     pub fn is_p_value(self) -> bool {
-        matches!(self, Self::Ks | Self::ChiSquare | Self::Z)
+        matches!(self, Self::Ks | Self::ChiSquare | Self::ChiSquareContingency | Self::Z)
     }
 }
 
@@ -152,8 +157,20 @@ pub struct DriftOptions {
     pub numeric_rule: DriftRule,
     /// Deciding rule for categorical columns (default PSI ≥ 0.1).
     pub categorical_rule: DriftRule,
-    /// The dataset drifts when at least this share of columns drift (default 0.5).
+    /// The dataset drifts when at least this share of columns drift (default
+    /// 0.5); the share rule only.
     pub drift_share: f64,
+    /// How columns and windows are decided (default
+    /// [`DecisionRule::Corrected`]); the rules above apply to
+    /// [`DecisionRule::Share`] only.
+    pub decision: DecisionRule,
+    /// The false-alarm budget of one window of one model (default 0.05); see
+    /// [`crate::decision`].
+    pub alpha: f64,
+    /// How `alpha` becomes a per-feature level (default Holm).
+    pub correction: Correction,
+    /// A distance a drifting column must also reach (default none).
+    pub min_effect: Option<MinEffect>,
 }
 
 impl Default for DriftOptions {
@@ -164,6 +181,24 @@ impl Default for DriftOptions {
             numeric_rule: DriftRule::new(DriftTest::Psi),
             categorical_rule: DriftRule::new(DriftTest::Psi),
             drift_share: 0.5,
+            decision: DecisionRule::Corrected,
+            alpha: 0.05,
+            correction: Correction::Holm,
+            min_effect: None,
+        }
+    }
+}
+
+impl DriftOptions {
+    /// The share rule with `numeric` and `categorical` deciding, the other
+    /// settings at their defaults: the decision before the corrected one.
+    pub fn share(numeric: DriftRule, categorical: DriftRule, drift_share: f64) -> Self {
+        Self {
+            numeric_rule: numeric,
+            categorical_rule: categorical,
+            drift_share,
+            decision: DecisionRule::Share,
+            ..Self::default()
         }
     }
 }
@@ -180,6 +215,20 @@ impl DriftOptions {
         }
         if !(self.drift_share > 0.0 && self.drift_share <= 1.0) {
             return bad("drift_share", format!("{} is not in (0, 1]", self.drift_share));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return bad("alpha", format!("{} is not in (0, 1)", self.alpha));
+        }
+        if let Some(effect) = self.min_effect {
+            if effect.statistic.is_p_value() {
+                return bad("min_effect", "the minimum effect is a distance, not a test".into());
+            }
+            if !(effect.at_least >= 0.0 && effect.at_least.is_finite()) {
+                return bad(
+                    "min_effect",
+                    format!("{} must be finite and non-negative", effect.at_least),
+                );
+            }
         }
         if self.numeric_rule.test == DriftTest::Z {
             return bad("numeric_rule", "the Z-test applies to categorical columns only".into());
@@ -470,6 +519,8 @@ pub struct NumericAccumulator {
     /// `None` when the reference has no finite value: KS and Wasserstein are
     /// then not computed, and no values are kept.
     grid: Option<Arc<Grid>>,
+    /// The reference has a large atom: decided on its bins, not with KS.
+    discrete: bool,
     options: WindowOptions,
     counts: ThresholdCounts,
     values: Values,
@@ -502,6 +553,7 @@ impl NumericAccumulator {
         Self {
             thresholds,
             grid: Grid::new(profile.sample.values(), options.grid_cells.max(1)).map(Arc::new),
+            discrete: decision::is_discrete(profile.sample.values()),
             options: *options,
             counts,
             values: Values::Exact(Vec::new()),
@@ -580,7 +632,7 @@ impl NumericAccumulator {
     }
 
     fn update(&mut self, column: &str, array: &dyn Array) -> Result<()> {
-        let Self { thresholds, grid, options, counts, values, scratch, finite } = self;
+        let Self { thresholds, grid, options, counts, values, scratch, finite, .. } = self;
         column::for_each_f64_chunk(column, array, scratch, |chunk, validity| {
             counts.update(chunk, validity, thresholds);
             let Some(grid) = grid else { return };
@@ -695,7 +747,17 @@ impl NumericAccumulator {
             }
             _ => {}
         }
-        report.decide(options.numeric_rule);
+        if decision::wants_wasserstein(options) {
+            let n = report.current_counts.iter().sum::<u64>();
+            report.wasserstein_null = Some(decision::wasserstein_null(
+                reference.values(),
+                std,
+                n,
+                reference.count(),
+            ));
+        }
+        let test = if self.discrete { DriftTest::ChiSquareContingency } else { DriftTest::Ks };
+        report.decide(options, options.numeric_rule, test);
         report
     }
 }
@@ -871,7 +933,7 @@ impl CategoricalAccumulator {
                 n_cur,
             ));
         }
-        report.decide(options.categorical_rule);
+        report.decide(options, options.categorical_rule, DriftTest::ChiSquareContingency);
         report
     }
 }
@@ -911,6 +973,7 @@ fn binned_report(
     let (test, dof) = divergence::chi_square_contingency(reference_counts, current_counts);
     report.chi_square_contingency =
         Some(ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof });
+    report.chi_square_pooled = decision::pooled_contingency(reference_counts, current_counts);
     report
 }
 
@@ -990,10 +1053,15 @@ pub struct Decision {
     pub test: DriftTest,
     /// Its value; absent when it could not be computed (e.g. an empty window).
     pub score: Option<f64>,
-    /// The threshold it was compared with.
+    /// The threshold it was compared with: under the corrected rule, the
+    /// window's per-feature level (a p-value at or below it drifts).
     pub threshold: f64,
     /// Whether the column drifted.
     pub drifted: bool,
+    /// Drift, stable, or insufficient (too little data for the test; the
+    /// corrected rule only). Absent from reports of the share rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
 }
 
 /// Everything measured for one column in one window. Statistics that cannot
@@ -1031,6 +1099,10 @@ pub struct ColumnDrift {
     pub chi_square: Option<TestResult>,
     /// Chi-square test of homogeneity on the 2 × K table.
     pub chi_square_contingency: Option<ContingencyTest>,
+    /// The same test on bins pooled to at least 5 expected window rows each
+    /// ([`decision::pooled_contingency`]); absent when the window is too small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi_square_pooled: Option<ContingencyTest>,
     /// Two-sample KS test (numeric).
     pub ks: Option<KsReport>,
     /// Wasserstein-1 distance (numeric), in the column's units.
@@ -1046,6 +1118,14 @@ pub struct ColumnDrift {
     pub z: Option<TestResult>,
     /// The drift decision.
     pub decision: Decision,
+    /// Critical values of the distances at the window's size and per-feature
+    /// level, set by [`decision::decide_window`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub critical_values: Vec<CriticalValue>,
+    /// Sorted bootstrap draws of the normed Wasserstein distance under no
+    /// drift, when the options need its critical value (not serialised).
+    #[serde(skip)]
+    pub(crate) wasserstein_null: Option<Vec<f64>>,
 }
 
 impl ColumnDrift {
@@ -1066,6 +1146,7 @@ impl ColumnDrift {
             hellinger: None,
             chi_square: None,
             chi_square_contingency: None,
+            chi_square_pooled: None,
             ks: None,
             wasserstein: None,
             wasserstein_normed: None,
@@ -1076,7 +1157,10 @@ impl ColumnDrift {
                 score: None,
                 threshold: 0.0,
                 drifted: false,
+                status: None,
             },
+            critical_values: Vec::new(),
+            wasserstein_null: None,
         }
     }
 
@@ -1090,16 +1174,34 @@ impl ColumnDrift {
             DriftTest::Wasserstein => self.wasserstein_normed,
             DriftTest::Ks => self.ks.map(|k| k.test.p_value),
             DriftTest::ChiSquare => self.chi_square.map(|c| c.p_value),
+            DriftTest::ChiSquareContingency => self.chi_square_pooled.map(|c| c.p_value),
             DriftTest::Z => self.z.map(|z| z.p_value),
         }
     }
 
-    fn decide(&mut self, rule: DriftRule) {
-        let score = self.score(rule.test).filter(|s| !s.is_nan());
-        let drifted = score.is_some_and(|s| {
-            if rule.test.is_p_value() { s < rule.threshold } else { s >= rule.threshold }
-        });
-        self.decision = Decision { test: rule.test, score, threshold: rule.threshold, drifted };
+    /// The column's decision on its own: under the share rule, `rule`; under
+    /// the corrected rule, `test` at level `alpha`, as in a window of one
+    /// column ([`decision::decide_window`] then decides the whole window).
+    fn decide(&mut self, options: &DriftOptions, rule: DriftRule, test: DriftTest) {
+        if options.decision == DecisionRule::Share {
+            let score = self.score(rule.test).filter(|s| !s.is_nan());
+            let drifted = score.is_some_and(|s| {
+                if rule.test.is_p_value() { s < rule.threshold } else { s >= rule.threshold }
+            });
+            self.decision =
+                Decision { test: rule.test, score, threshold: rule.threshold, drifted, status: None };
+            return;
+        }
+        let rows = self.current_counts.iter().sum::<u64>();
+        let score = self.score(test).filter(|s| !s.is_nan());
+        let status = if rows < decision::MIN_ROWS || score.is_none() {
+            Status::Insufficient
+        } else {
+            Status::Stable
+        };
+        self.decision =
+            Decision { test, score, threshold: options.alpha, drifted: false, status: Some(status) };
+        self.decide_at(options.alpha, options.min_effect);
     }
 }
 
@@ -1110,12 +1212,17 @@ pub struct DatasetDrift {
     pub columns: usize,
     /// Columns that drifted.
     pub drifted_columns: usize,
-    /// `drifted_columns / columns` (0 when no column was compared).
+    /// `drifted_columns / columns` (0 when no column was compared); under the
+    /// corrected rule, over the decided columns.
     pub share: f64,
-    /// The share that counts as dataset drift.
+    /// The share that counts as dataset drift; under the corrected rule, `alpha`.
     pub threshold: f64,
-    /// Whether `share >= threshold`.
+    /// Share rule: whether `share >= threshold`. Corrected rule: whether any
+    /// column drifted under the per-feature level.
     pub drifted: bool,
+    /// The corrected rule's level and counts; absent under the share rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<CorrectedVerdict>,
 }
 
 impl DatasetDrift {
@@ -1133,6 +1240,16 @@ impl DatasetDrift {
             share,
             threshold: drift_share,
             drifted: columns > 0 && share >= drift_share,
+            corrected: None,
+        }
+    }
+
+    /// Whether the window could be decided at all: some column was scored
+    /// (share rule) or tested (corrected rule).
+    pub fn is_decided(&self) -> bool {
+        match &self.corrected {
+            Some(c) => c.decided_columns > 0,
+            None => self.columns > 0,
         }
     }
 }

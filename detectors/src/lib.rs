@@ -31,6 +31,7 @@
 
 pub mod baseline;
 pub mod column;
+pub mod decision;
 pub mod divergence;
 pub mod drift;
 pub mod error;

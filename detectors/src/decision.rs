@@ -1,0 +1,675 @@
+//! Drift decisions with a stated false-alarm rate: the default way a window's
+//! columns, and the window as a whole, are called drifted.
+//!
+//! A fixed distance threshold (PSI ≥ 0.1) means something different at every
+//! window size: under no drift at all PSI is about `(1/n + 1/m) · χ²(bins − 1)`
+//! (`n` window rows, `m` reference rows), so at 100 rows a 10-bin PSI passes
+//! 0.1 in about a third of the windows, and at a million rows it never passes
+//! 0.1 for shifts that matter. A share of drifted columns (Evidently's 0.5)
+//! drowns a single drifted feature among twenty. This module decides instead
+//! on p-values against a **false-alarm budget**:
+//!
+//! 1. **One test per column.** Numeric columns: the two-sample KS test (exact
+//!    where scipy's is). Categorical columns, and numeric columns whose
+//!    reference has a value holding at least [`DISCRETE_ATOM_SHARE`] of the
+//!    rows (counts, ratings: KS with ties is conservative), the 2 × K
+//!    chi-square test of homogeneity, which includes the reference's own
+//!    sampling error, on the column's bins **pooled** so that every bin
+//!    expects at least [`MIN_EXPECTED`] window rows ([`pooled_contingency`]).
+//! 2. **Too little data is said.** A column with fewer than [`MIN_ROWS`]
+//!    non-missing window values, or whose bins cannot be pooled into two
+//!    groups that each expect [`MIN_EXPECTED`] rows, is
+//!    [`Status::Insufficient`]: it neither drifts nor counts as stable, and it
+//!    is left out of the family of tests.
+//! 3. **A corrected level per window.** Over the decided columns of one
+//!    window of one model, Holm's step-down procedure keeps the family-wise
+//!    false-alarm rate (the chance that any column of a window without drift
+//!    is called drifted) at `alpha`; Benjamini–Hochberg keeps the expected
+//!    share of false discoveries among the drifted columns at `alpha` instead.
+//!    Both reduce to one per-feature level `L` for the window
+//!    ([`corrected_level`]): a column drifts when `p ≤ L`.
+//! 4. **Effect sizes stay.** PSI, KL, JS, Hellinger and Wasserstein are still
+//!    computed; [`MinEffect`] can require one of them as well, so that a
+//!    million-row window does not alarm on a negligible shift. For users who
+//!    decide on a distance, [`critical_values`] gives each distance's value
+//!    that a window of this size exceeds with probability `L` when nothing
+//!    drifted.
+//! 5. **The dataset verdict** is drift when any column drifts under `L`.
+//!
+//! The share rule ([`DecisionRule::Share`]) stays available, and is what
+//! Evidently mode uses.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use crate::divergence;
+use crate::drift::{ColumnDrift, DatasetDrift, DriftOptions, DriftTest};
+use crate::sample;
+
+/// Fewest non-missing window values a column needs for any test. Below it a
+/// test at a corrected level has almost no power, so "no drift" would be a
+/// guess; it is also the conventional floor for the chi-square and
+/// Kolmogorov approximations.
+pub const MIN_ROWS: u64 = 30;
+
+/// Fewest window rows each pooled bin of a chi-square test must expect
+/// (Cochran's rule): below it the chi-square tail is not trustworthy at a
+/// corrected level.
+pub const MIN_EXPECTED: f64 = 5.0;
+
+/// A numeric column whose reference has a single value holding at least this
+/// share of its finite rows is tested on its bins (chi-square), not with KS:
+/// KS's p-value assumes no ties and is conservative with large atoms.
+pub const DISCRETE_ATOM_SHARE: f64 = 0.05;
+
+/// How a window's columns and the window itself are called drifted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionRule {
+    /// P-values against a corrected per-feature level; the window drifts when
+    /// any column drifts (the default).
+    #[default]
+    Corrected,
+    /// Each column's deciding statistic against a fixed threshold; the window
+    /// drifts when at least `drift_share` of its columns drift (Evidently's rule).
+    Share,
+}
+
+/// How the per-feature level is derived from `alpha`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// Holm's step-down procedure: the family-wise false-alarm rate of a
+    /// window (any false alarm) is at most `alpha` (the default).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: the expected share of false alarms among the
+    /// drifted columns is at most `alpha` (more power with many features).
+    BenjaminiHochberg,
+}
+
+/// A minimum effect size a drifting column must also show.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinEffect {
+    /// A distance: psi, kl, jensen_shannon, hellinger or wasserstein.
+    pub statistic: DriftTest,
+    /// The column drifts only when the distance is at least this.
+    pub at_least: f64,
+}
+
+/// A column's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The column drifted.
+    Drift,
+    /// The column was tested and did not drift.
+    #[default]
+    Stable,
+    /// The window holds too little of the column for its test: no verdict.
+    Insufficient,
+}
+
+/// The window-level outcome of the corrected decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CorrectedVerdict {
+    /// The false-alarm budget of one window of one model.
+    pub alpha: f64,
+    /// Holm or Benjamini–Hochberg.
+    pub correction: Correction,
+    /// The per-feature level: a decided column drifts when its p-value is at
+    /// or below it.
+    pub level: f64,
+    /// Columns tested (not insufficient).
+    pub decided_columns: usize,
+    /// Columns too small for their test.
+    pub insufficient_columns: usize,
+    /// The minimum effect also required, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_effect: Option<MinEffect>,
+}
+
+/// How a critical value was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticalMethod {
+    /// The chi-square approximation (every bin expects at least 5 rows on both sides).
+    ChiSquare,
+    /// A seeded simulation from the reference profile.
+    Simulation,
+}
+
+/// The value of a distance that a window of this size exceeds with
+/// probability `level` when nothing drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CriticalValue {
+    /// The distance.
+    pub statistic: DriftTest,
+    /// Its critical value.
+    pub value: f64,
+    /// The false-alarm probability it stands for (the per-feature level).
+    pub level: f64,
+    /// Approximation or simulation.
+    pub method: CriticalMethod,
+}
+
+/// The per-feature level that keeps the window's false-alarm rate at `alpha`,
+/// for p-values of the decided columns, and how many of them it rejects.
+///
+/// Holm rejects `p(1) ≤ α/m, p(2) ≤ α/(m−1), …` until the first failure; with
+/// `k` rejections every rejected p-value is at most `α/(m−k)` and every other
+/// is above it, so `L = α/(m−k)` (`α` when all are rejected).
+/// Benjamini–Hochberg rejects the `k` smallest, `k` the largest `i` with
+/// `p(i) ≤ iα/m`; then `L = kα/m` (`α/m` when `k = 0`). NaN p-values count
+/// as 1.
+pub fn corrected_level(p_values: &[f64], alpha: f64, correction: Correction) -> f64 {
+    let m = p_values.len();
+    if m == 0 {
+        return alpha;
+    }
+    let mut sorted: Vec<f64> =
+        p_values.iter().map(|&p| if p.is_nan() { 1.0 } else { p }).collect();
+    sorted.sort_by(f64::total_cmp);
+    match correction {
+        Correction::Holm => {
+            let k = sorted
+                .iter()
+                .enumerate()
+                .take_while(|&(i, &p)| p <= alpha / (m - i) as f64)
+                .count();
+            if k == m { alpha } else { alpha / (m - k) as f64 }
+        }
+        Correction::BenjaminiHochberg => {
+            let k = (1..=m).rev().find(|&i| sorted[i - 1] <= i as f64 * alpha / m as f64);
+            k.map_or(alpha / m as f64, |k| k as f64 * alpha / m as f64)
+        }
+    }
+}
+
+/// The chi-square test of homogeneity on reference and window counts whose
+/// bins are pooled, by the reference's shares alone, so that each pooled bin
+/// expects at least [`MIN_EXPECTED`] window rows.
+///
+/// Bins are taken from the smallest reference share up; a bin joins the open
+/// group until the group expects [`MIN_EXPECTED`] rows, and a last group short
+/// of it joins the one before. Bins the reference never saw (categories new in
+/// the window) pool with the rarest ones. Pooling depends on the reference and
+/// the window's size only, never on the window's counts, so the test keeps its
+/// level; with every bin large enough it is `scipy.stats.chi2_contingency`
+/// (`correction=False`). `None` when the window has fewer than [`MIN_ROWS`]
+/// rows or fewer than two groups can be formed.
+pub fn pooled_contingency(
+    reference: &[u64],
+    current: &[u64],
+) -> Option<crate::drift::ContingencyTest> {
+    let (m, n) = (reference.iter().sum::<u64>(), current.iter().sum::<u64>());
+    if n < MIN_ROWS || m == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..reference.len()).collect();
+    order.sort_by_key(|&i| (reference[i], i));
+    let expected = |count: u64| n as f64 * count as f64 / m as f64;
+    let mut groups: Vec<(u64, u64)> = Vec::new();
+    let (mut open, mut open_ref) = ((0u64, 0u64), 0u64);
+    let mut has_open = false;
+    for i in order {
+        open.0 += reference[i];
+        open.1 += current[i];
+        open_ref += reference[i];
+        has_open = true;
+        if expected(open_ref) >= MIN_EXPECTED {
+            groups.push(open);
+            (open, open_ref, has_open) = ((0, 0), 0, false);
+        }
+    }
+    if has_open {
+        match groups.last_mut() {
+            Some(last) => {
+                last.0 += open.0;
+                last.1 += open.1;
+            }
+            None => groups.push(open),
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let (r, c): (Vec<u64>, Vec<u64>) = groups.into_iter().unzip();
+    let (test, dof) = divergence::chi_square_contingency(&r, &c);
+    Some(crate::drift::ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof })
+}
+
+/// Whether a sorted reference sample has a value holding at least
+/// [`DISCRETE_ATOM_SHARE`] of it.
+pub fn is_discrete(sorted: &[f64]) -> bool {
+    if sorted.is_empty() {
+        return false;
+    }
+    let need = (DISCRETE_ATOM_SHARE * sorted.len() as f64).ceil().max(2.0) as usize;
+    let mut run = 1;
+    for w in sorted.windows(2) {
+        run = if w[0] == w[1] { run + 1 } else { 1 };
+        if run >= need {
+            return true;
+        }
+    }
+    false
+}
+
+/// Decides every column of one window of one model, and the window, under
+/// `options`; returns the dataset verdict.
+///
+/// With [`DecisionRule::Corrected`], each column's p-value (set by
+/// [`crate::drift::ColumnAccumulator::finish`]) is compared with the window's
+/// [`corrected_level`] over the decided columns, and the minimum effect
+/// applied. With [`DecisionRule::Share`] the columns keep the fixed-threshold
+/// decisions `finish` made, and the window drifts when the share of drifted
+/// columns among those that could be scored reaches `drift_share`.
+///
+/// Either way, each column gets the [`critical_values`] of its distances at
+/// the per-feature level (`L`, or `alpha / columns` under the share rule).
+pub fn decide_window(columns: &mut [ColumnDrift], options: &DriftOptions) -> DatasetDrift {
+    match options.decision {
+        DecisionRule::Share => {
+            let level = options.alpha / columns.len().max(1) as f64;
+            for column in columns.iter_mut() {
+                column.critical_values = critical_values(column, level, options);
+            }
+            DatasetDrift::from_decisions(
+                columns.iter().filter(|c| c.decision.score.is_some()).map(|c| c.decision.drifted),
+                options.drift_share,
+            )
+        }
+        DecisionRule::Corrected => {
+            let decided: Vec<f64> = columns
+                .iter()
+                .filter(|c| c.decision.status != Some(Status::Insufficient))
+                .map(|c| c.decision.score.unwrap_or(1.0))
+                .collect();
+            let level = corrected_level(&decided, options.alpha, options.correction);
+            for column in columns.iter_mut() {
+                column.decide_at(level, options.min_effect);
+                column.critical_values = critical_values(column, level, options);
+            }
+            let drifted_columns = columns.iter().filter(|c| c.decision.drifted).count();
+            let share = if decided.is_empty() {
+                0.0
+            } else {
+                drifted_columns as f64 / decided.len() as f64
+            };
+            DatasetDrift {
+                columns: columns.len(),
+                drifted_columns,
+                share,
+                threshold: options.alpha,
+                drifted: drifted_columns > 0,
+                corrected: Some(CorrectedVerdict {
+                    alpha: options.alpha,
+                    correction: options.correction,
+                    level,
+                    decided_columns: decided.len(),
+                    insufficient_columns: columns.len() - decided.len(),
+                    min_effect: options.min_effect,
+                }),
+            }
+        }
+    }
+}
+
+/// Distances whose critical values are computed for every column (cheap:
+/// closed form, or a small multinomial simulation). Wasserstein's needs a
+/// bootstrap of the reference sample and is computed only when it decides or
+/// is the minimum effect.
+const BINNED_DISTANCES: [DriftTest; 4] =
+    [DriftTest::Psi, DriftTest::Kl, DriftTest::JensenShannon, DriftTest::Hellinger];
+
+/// Each distance's critical value for `column`'s window size at `level`.
+///
+/// * **Chi-square approximation** when every reference bin expects at least
+///   [`MIN_EXPECTED`] rows in the window and holds that many in the
+///   reference: with `c = (1/n + 1/m) · χ²(bins − 1)` quantile at `1 − level`,
+///   PSI ≈ `c`, KL ≈ `c / 2`, JS distance (base e) and Hellinger ≈ `sqrt(c / 8)`.
+/// * **Simulation** otherwise: reference and window counts drawn from the
+///   reference's bin shares (multinomial, sizes `m` and `n`, a fixed seed),
+///   the distance computed as the report does (ε fill for PSI and KL), and
+///   the empirical `1 − level` quantile taken over `max(2000, 20 / level)`
+///   draws (at most 20,000).
+/// * **Wasserstein** (numeric, when it decides or is the minimum effect):
+///   `n' = min(n, 1000)` values drawn from the reference sample, 1,000 times;
+///   the quantile is scaled by `sqrt(n' (1/n + 1/m))` to the window's size and
+///   the reference's own noise (W1 shrinks as `1/sqrt(n)`), and normed as the
+///   report is.
+///
+/// Nothing is returned for a window with no rows or a reference with fewer
+/// than two non-empty bins.
+pub fn critical_values(
+    column: &ColumnDrift,
+    level: f64,
+    options: &DriftOptions,
+) -> Vec<CriticalValue> {
+    let (m, n) =
+        (column.reference_counts.iter().sum::<u64>(), column.current_counts.iter().sum::<u64>());
+    let bins: Vec<u64> = column.reference_counts.iter().copied().filter(|&c| c > 0).collect();
+    if n == 0 || m == 0 || bins.len() < 2 || !(level > 0.0 && level < 1.0) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let approximation_holds = bins.iter().all(|&c| {
+        let share = c as f64 / m as f64;
+        n as f64 * share >= MIN_EXPECTED && c as f64 >= MIN_EXPECTED
+    });
+    if approximation_holds {
+        let quantile = ChiSquared::new((bins.len() - 1) as f64)
+            .map(|chi2| chi2.inverse_cdf(1.0 - level))
+            .unwrap_or(f64::NAN);
+        let c = (1.0 / n as f64 + 1.0 / m as f64) * quantile;
+        for (statistic, value) in [
+            (DriftTest::Psi, c),
+            (DriftTest::Kl, c / 2.0),
+            (DriftTest::JensenShannon, (c / 8.0).sqrt()),
+            (DriftTest::Hellinger, (c / 8.0).sqrt()),
+        ] {
+            out.push(CriticalValue { statistic, value, level, method: CriticalMethod::ChiSquare });
+        }
+    } else {
+        let values = simulate_binned(&column.reference_counts, n, level, options.epsilon);
+        for (statistic, value) in BINNED_DISTANCES.into_iter().zip(values) {
+            out.push(CriticalValue { statistic, value, level, method: CriticalMethod::Simulation });
+        }
+    }
+    if wants_wasserstein(options) {
+        if let Some(value) = column.wasserstein_critical(level) {
+            out.push(CriticalValue {
+                statistic: DriftTest::Wasserstein,
+                value,
+                level,
+                method: CriticalMethod::Simulation,
+            });
+        }
+    }
+    out
+}
+
+/// The `1 − level` quantiles of PSI, KL, JS and Hellinger (in
+/// [`BINNED_DISTANCES`] order) over multinomial draws from the reference's
+/// shares.
+fn simulate_binned(reference: &[u64], n: u64, level: f64, epsilon: f64) -> [f64; 4] {
+    let m: u64 = reference.iter().sum();
+    let shares: Vec<f64> = reference.iter().map(|&c| c as f64 / m as f64).collect();
+    let draws = ((20.0 / level).ceil() as usize).clamp(2000, 20_000);
+    let mut rng = SplitMix(0x5EED ^ n.wrapping_mul(0x9E37_79B9) ^ m);
+    let mut samples: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(draws));
+    let (mut r, mut c) = (vec![0u64; shares.len()], vec![0u64; shares.len()]);
+    for _ in 0..draws {
+        rng.multinomial(m, &shares, &mut r);
+        rng.multinomial(n, &shares, &mut c);
+        let (p, q) = (divergence::proportions(&r), divergence::proportions(&c));
+        let (pe, qe) = (divergence::fill_zeros(&p, epsilon), divergence::fill_zeros(&q, epsilon));
+        samples[0].push(divergence::psi(&pe, &qe));
+        samples[1].push(divergence::kl_divergence(&pe, &qe));
+        samples[2].push(divergence::jensen_shannon(&p, &q, None));
+        samples[3].push(divergence::hellinger(&p, &q));
+    }
+    samples.map(|mut s| upper_quantile(&mut s, level))
+}
+
+/// The empirical `1 − level` quantile (numpy's `linear`).
+fn upper_quantile(values: &mut [f64], level: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    sample::quantile_linear(values, 1.0 - level)
+}
+
+impl ColumnDrift {
+    /// Applies the corrected decision at per-feature `level` (see
+    /// [`decide_window`]); an insufficient column stays so.
+    pub(crate) fn decide_at(&mut self, level: f64, min_effect: Option<MinEffect>) {
+        let d = &mut self.decision;
+        d.threshold = level;
+        if d.status == Some(Status::Insufficient) {
+            d.drifted = false;
+            return;
+        }
+        let significant = d.score.is_some_and(|p| p <= level);
+        let effect = min_effect.map(|e| (e, self_score(&self.psi_like(), e.statistic)));
+        let large_enough = match effect {
+            None => true,
+            Some((e, value)) => value.is_some_and(|v| v >= e.at_least),
+        };
+        let d = &mut self.decision;
+        d.drifted = significant && large_enough;
+        d.status = Some(if d.drifted { Status::Drift } else { Status::Stable });
+    }
+
+    fn psi_like(&self) -> [(DriftTest, Option<f64>); 5] {
+        [
+            (DriftTest::Psi, self.psi),
+            (DriftTest::Kl, self.kl_reference_current),
+            (DriftTest::JensenShannon, self.jensen_shannon),
+            (DriftTest::Hellinger, self.hellinger),
+            (DriftTest::Wasserstein, self.wasserstein_normed),
+        ]
+    }
+
+    /// Wasserstein's critical value (normed) from the bootstrap `finish`
+    /// kept; see [`critical_values`].
+    fn wasserstein_critical(&self, level: f64) -> Option<f64> {
+        let null = self.wasserstein_null.as_deref()?;
+        (!null.is_empty()).then(|| sample::quantile_linear(null, 1.0 - level))
+    }
+}
+
+/// Whether `options` need Wasserstein's null distribution (it decides under
+/// the share rule, or it is the minimum effect).
+pub(crate) fn wants_wasserstein(options: &DriftOptions) -> bool {
+    (options.decision == DecisionRule::Share && options.numeric_rule.test == DriftTest::Wasserstein)
+        || options.min_effect.is_some_and(|e| e.statistic == DriftTest::Wasserstein)
+}
+
+/// Sorted bootstrap draws of the normed Wasserstein distance under no drift,
+/// for a window of `n` values against the sorted `reference` (of `m` rows):
+/// `n' = min(n, 1000)` values drawn from the reference 1,000 times, each
+/// distance scaled by `sqrt(n' (1/n + 1/m))` (W1 shrinks as `1/sqrt(n)`, and
+/// the reference's own noise adds `1/m`) and divided by
+/// `max(std, 0.001)` as the report's is.
+pub(crate) fn wasserstein_null(reference: &[f64], std: f64, n: u64, m: u64) -> Vec<f64> {
+    if reference.len() < 2 || n == 0 || m == 0 {
+        return Vec::new();
+    }
+    let size = n.min(1000) as usize;
+    let mut rng = SplitMix(0xA5A5 ^ n ^ (m << 20));
+    let mut draw = vec![0.0; size];
+    let scale = (size as f64 * (1.0 / n as f64 + 1.0 / m as f64)).sqrt() / std.max(0.001);
+    let mut values: Vec<f64> = (0..1000)
+        .map(|_| {
+            for x in &mut draw {
+                *x = reference[rng.below(reference.len())];
+            }
+            sample::sort_finite(&mut draw);
+            sample::wasserstein(reference, &draw) * scale
+        })
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+fn self_score(scores: &[(DriftTest, Option<f64>)], test: DriftTest) -> Option<f64> {
+    scores.iter().find(|(t, _)| *t == test).and_then(|(_, v)| *v).filter(|v| !v.is_nan())
+}
+
+/// SplitMix64 with binomial and multinomial draws: simulations are seeded
+/// from their inputs, so a report never depends on when or where it was made.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        ((self.uniform() * n as f64) as usize).min(n - 1)
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// Binomial(n, p): inversion for small means, a rounded normal (continuity
+    /// corrected, clamped) beyond 50 expected successes and failures.
+    fn binomial(&mut self, n: u64, p: f64) -> u64 {
+        if n == 0 || p <= 0.0 {
+            return 0;
+        }
+        if p >= 1.0 {
+            return n;
+        }
+        let mean = n as f64 * p;
+        if mean.min(n as f64 - mean) > 50.0 {
+            let x = mean + (mean * (1.0 - p)).sqrt() * self.normal();
+            return x.round().clamp(0.0, n as f64) as u64;
+        }
+        if p > 0.5 {
+            return n - self.binomial(n, 1.0 - p);
+        }
+        // Inversion: walk the CDF from 0 (mean at most 50 here, so short).
+        let q = 1.0 - p;
+        let mut pmf = q.powf(n as f64);
+        if pmf == 0.0 {
+            let x = mean + (mean * q).sqrt() * self.normal();
+            return x.round().clamp(0.0, n as f64) as u64;
+        }
+        let u = self.uniform();
+        let (mut k, mut cdf) = (0u64, pmf);
+        while u > cdf && k < n {
+            pmf *= (n - k) as f64 / (k + 1) as f64 * p / q;
+            k += 1;
+            cdf += pmf;
+        }
+        k
+    }
+
+    /// Multinomial(n, shares) into `out`, by conditional binomials.
+    fn multinomial(&mut self, n: u64, shares: &[f64], out: &mut [u64]) {
+        let (mut left, mut mass) = (n, 1.0);
+        for (slot, &share) in out.iter_mut().zip(shares) {
+            let p = if mass > 0.0 { (share / mass).clamp(0.0, 1.0) } else { 0.0 };
+            *slot = self.binomial(left, p);
+            left -= *slot;
+            mass -= share;
+        }
+        if let Some(last) = out.iter_mut().rev().find(|_| true) {
+            *last += left;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holm_and_bh_levels_match_their_procedures() {
+        // Holm: 0.01 <= 0.05/4, 0.02 > 0.05/3: one rejection, L = 0.05/3.
+        let p = [0.01, 0.02, 0.03, 0.5];
+        assert_eq!(corrected_level(&p, 0.05, Correction::Holm), 0.05 / 3.0);
+        // BH: p(3) = 0.03 <= 3 * 0.05 / 4: three rejections, L = 0.0375.
+        assert!((corrected_level(&p, 0.05, Correction::BenjaminiHochberg) - 0.0375).abs() < 1e-15);
+        // Nothing significant: Bonferroni's level for both.
+        let none = [0.2, 0.3];
+        assert_eq!(corrected_level(&none, 0.05, Correction::Holm), 0.025);
+        assert_eq!(corrected_level(&none, 0.05, Correction::BenjaminiHochberg), 0.025);
+        // All rejected: alpha.
+        assert_eq!(corrected_level(&[0.001, 0.002], 0.05, Correction::Holm), 0.05);
+        assert_eq!(corrected_level(&[], 0.05, Correction::Holm), 0.05);
+    }
+
+    #[test]
+    fn rejections_under_the_level_are_exactly_holms() {
+        // Brute-force Holm against the single level, over many p-value sets.
+        let mut rng = SplitMix(3);
+        for _ in 0..2000 {
+            let m = 1 + rng.below(8);
+            let p: Vec<f64> = (0..m).map(|_| rng.uniform().powi(3)).collect();
+            let level = corrected_level(&p, 0.05, Correction::Holm);
+            let mut sorted = p.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mut holm = 0;
+            while holm < m && sorted[holm] <= 0.05 / (m - holm) as f64 {
+                holm += 1;
+            }
+            assert_eq!(p.iter().filter(|&&x| x <= level).count(), holm, "{p:?}");
+            let level = corrected_level(&p, 0.05, Correction::BenjaminiHochberg);
+            let bh = (1..=m).rev().find(|&i| sorted[i - 1] <= i as f64 * 0.05 / m as f64);
+            assert_eq!(p.iter().filter(|&&x| x <= level).count(), bh.unwrap_or(0), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn pooling_reaches_the_expected_count_and_needs_two_groups() {
+        // 50 equal categories, 30 rows: 0.6 expected each, pooled by nine
+        // (5.4), the last five (3.0) joining the fifth group.
+        let reference = vec![100u64; 50];
+        let mut current = vec![0u64; 50];
+        current[..30].fill(1);
+        let test = pooled_contingency(&reference, &current).unwrap();
+        assert_eq!(test.dof, 4, "five groups of at least 5 expected rows");
+        // Large bins are left alone: scipy's chi2_contingency.
+        let (plain, dof) = divergence::chi_square_contingency(&[500, 300, 200], &[50, 30, 20]);
+        let pooled = pooled_contingency(&[500, 300, 200], &[50, 30, 20]).unwrap();
+        assert_eq!((pooled.p_value, pooled.dof), (plain.p_value, dof));
+        // Too few rows, or a single group: insufficient.
+        assert!(pooled_contingency(&[500, 300], &[10, 9]).is_none());
+        assert!(pooled_contingency(&[995, 5], &[300, 3]).is_some());
+        assert!(pooled_contingency(&[999, 1], &[30, 0]).is_none());
+    }
+
+    #[test]
+    fn discrete_columns_have_a_large_atom() {
+        assert!(is_discrete(&[0.0, 1.0, 1.0, 2.0]));
+        let continuous: Vec<f64> = (0..1000).map(f64::from).collect();
+        assert!(!is_discrete(&continuous));
+        let mut ties: Vec<f64> = (0..1000).map(|i| f64::from(i / 50)).collect();
+        ties.sort_by(f64::total_cmp);
+        assert!(is_discrete(&ties), "20 values of 5% each");
+    }
+
+    #[test]
+    fn binomial_and_multinomial_draws_have_the_right_moments() {
+        let mut rng = SplitMix(9);
+        for (n, p) in [(20u64, 0.1), (1000, 0.3), (50, 0.9), (100_000, 0.0001)] {
+            let draws: Vec<f64> = (0..20_000).map(|_| rng.binomial(n, p) as f64).collect();
+            let (mean, std) = sample::mean_std(&draws);
+            let (want_mean, want_std) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
+            assert!((mean - want_mean).abs() < 0.05 * want_std + 0.02, "{n} {p}: {mean}");
+            assert!((std - want_std).abs() < 0.05 * want_std + 0.02, "{n} {p}: {std}");
+        }
+        let mut out = [0u64; 3];
+        rng.multinomial(1000, &[0.5, 0.3, 0.2], &mut out);
+        assert_eq!(out.iter().sum::<u64>(), 1000);
+    }
+
+    #[test]
+    fn simulated_and_approximate_psi_critical_values_agree_where_both_hold() {
+        // 10 equal bins, 1,000 window rows against 20,000: the chi-square
+        // approximation holds; the simulation must land near it.
+        let reference = vec![2000u64; 10];
+        let level = 0.01;
+        let simulated = simulate_binned(&reference, 1000, level, 1e-4);
+        let chi2 = ChiSquared::new(9.0).unwrap().inverse_cdf(1.0 - level);
+        let approx = (1.0 / 1000.0 + 1.0 / 20_000.0) * chi2;
+        assert!((simulated[0] / approx - 1.0).abs() < 0.1, "{} vs {approx}", simulated[0]);
+        assert!((simulated[1] / (approx / 2.0) - 1.0).abs() < 0.1, "{}", simulated[1]);
+        let root = (approx / 8.0).sqrt();
+        assert!((simulated[2] / root - 1.0).abs() < 0.1, "{}", simulated[2]);
+        assert!((simulated[3] / root - 1.0).abs() < 0.1, "{}", simulated[3]);
+    }
+}
