@@ -4,6 +4,7 @@ mod alerting_e2e;
 mod architecture;
 mod checkpoint;
 mod cli;
+mod detection_quality;
 mod docs;
 mod golden_drift;
 mod golden_evidently;

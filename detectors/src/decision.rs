@@ -267,15 +267,10 @@ pub fn is_discrete(sorted: &[f64]) -> bool {
 /// decisions `finish` made, and the window drifts when the share of drifted
 /// columns among those that could be scored reaches `drift_share`.
 ///
-/// Either way, each column gets the [`critical_values`] of its distances at
-/// the per-feature level (`L`, or `alpha / columns` under the share rule).
+/// [`attach_critical_values`] adds the distances' critical values.
 pub fn decide_window(columns: &mut [ColumnDrift], options: &DriftOptions) -> DatasetDrift {
     match options.decision {
         DecisionRule::Share => {
-            let level = options.alpha / columns.len().max(1) as f64;
-            for column in columns.iter_mut() {
-                column.critical_values = critical_values(column, level, options);
-            }
             DatasetDrift::from_decisions(
                 columns.iter().filter(|c| c.decision.score.is_some()).map(|c| c.decision.drifted),
                 options.drift_share,
@@ -290,7 +285,6 @@ pub fn decide_window(columns: &mut [ColumnDrift], options: &DriftOptions) -> Dat
             let level = corrected_level(&decided, options.alpha, options.correction);
             for column in columns.iter_mut() {
                 column.decide_at(level, options.min_effect);
-                column.critical_values = critical_values(column, level, options);
             }
             let drifted_columns = columns.iter().filter(|c| c.decision.drifted).count();
             let share = if decided.is_empty() {
@@ -317,6 +311,23 @@ pub fn decide_window(columns: &mut [ColumnDrift], options: &DriftOptions) -> Dat
     }
 }
 
+/// Sets each column's [`critical_values`] at the window's per-feature level:
+/// the corrected level of `dataset`, or `alpha / columns` (Bonferroni) under
+/// the share rule.
+pub fn attach_critical_values(
+    columns: &mut [ColumnDrift],
+    dataset: &DatasetDrift,
+    options: &DriftOptions,
+) {
+    let level = match &dataset.corrected {
+        Some(c) => c.level,
+        None => options.alpha / columns.len().max(1) as f64,
+    };
+    for column in columns.iter_mut() {
+        column.critical_values = critical_values(column, level, options);
+    }
+}
+
 /// Distances whose critical values are computed for every column (cheap:
 /// closed form, or a small multinomial simulation). Wasserstein's needs a
 /// bootstrap of the reference sample and is computed only when it decides or
@@ -333,8 +344,9 @@ const BINNED_DISTANCES: [DriftTest; 4] =
 /// * **Simulation** otherwise: reference and window counts drawn from the
 ///   reference's bin shares (multinomial, sizes `m` and `n`, a fixed seed),
 ///   the distance computed as the report does (ε fill for PSI and KL), and
-///   the empirical `1 − level` quantile taken over `max(2000, 20 / level)`
-///   draws (at most 20,000).
+///   the empirical `1 − level` quantile taken over 2,000 draws (below a
+///   level of 1/2,000 that is the largest draw, which understates the
+///   critical value).
 /// * **Wasserstein** (numeric, when it decides or is the minimum effect):
 ///   `n' = min(n, 1000)` values drawn from the reference sample, 1,000 times;
 ///   the quantile is scaled by `sqrt(n' (1/n + 1/m))` to the window's size and
@@ -397,7 +409,7 @@ pub fn critical_values(
 fn simulate_binned(reference: &[u64], n: u64, level: f64, epsilon: f64) -> [f64; 4] {
     let m: u64 = reference.iter().sum();
     let shares: Vec<f64> = reference.iter().map(|&c| c as f64 / m as f64).collect();
-    let draws = ((20.0 / level).ceil() as usize).clamp(2000, 20_000);
+    let draws = 2000;
     let mut rng = SplitMix(0x5EED ^ n.wrapping_mul(0x9E37_79B9) ^ m);
     let mut samples: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(draws));
     let (mut r, mut c) = (vec![0u64; shares.len()], vec![0u64; shares.len()]);

@@ -197,6 +197,7 @@ pub fn check_against(
         .map(|profile| compare_column(profile, current, &options.drift))
         .collect::<Result<Vec<_>, _>>()?;
     let dataset = decision::decide_window(&mut columns, &options.drift);
+    decision::attach_critical_values(&mut columns, &dataset, &options.drift);
     Ok(CheckReport {
         mode: "default",
         reference: reference.to_owned(),

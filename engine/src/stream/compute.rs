@@ -177,6 +177,7 @@ pub fn finish(
         .map(|(acc, column)| acc.finish(column, options))
         .collect();
     let dataset = decision::decide_window(&mut columns, options);
+    decision::attach_critical_values(&mut columns, &dataset, options);
     let exported = columns.iter().map(|c| column_statistics(c, options, statistics)).collect();
     let fairness = state
         .plan
