@@ -15,7 +15,7 @@
 //!    rows (counts, ratings: KS with ties is conservative), the 2 × K
 //!    chi-square test of homogeneity, which includes the reference's own
 //!    sampling error, on the column's bins **pooled** so that every bin
-//!    expects at least [`MIN_EXPECTED`] window rows ([`pooled_contingency`]).
+//!    expects at least [`MIN_EXPECTED`] window rows ([`divergence::pooled_contingency`]).
 //! 2. **Too little data is said.** A column with fewer than [`MIN_ROWS`]
 //!    non-missing window values, or whose bins cannot be pooled into two
 //!    groups that each expect [`MIN_EXPECTED`] rows, is
@@ -39,120 +39,16 @@
 //! The share rule ([`DecisionRule::Share`]) stays available, and is what
 //! Evidently mode uses.
 
-use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::divergence;
 use crate::drift::{ColumnDrift, DatasetDrift, DriftOptions, DriftTest};
-use crate::sample;
+use crate::sample::{self, SplitMix};
 
-/// Fewest non-missing window values a column needs for any test. Below it a
-/// test at a corrected level has almost no power, so "no drift" would be a
-/// guess; it is also the conventional floor for the chi-square and
-/// Kolmogorov approximations.
-pub const MIN_ROWS: u64 = 30;
-
-/// Fewest window rows each pooled bin of a chi-square test must expect
-/// (Cochran's rule): below it the chi-square tail is not trustworthy at a
-/// corrected level.
-pub const MIN_EXPECTED: f64 = 5.0;
-
-/// A numeric column whose reference has a single value holding at least this
-/// share of its finite rows is tested on its bins (chi-square), not with KS:
-/// KS's p-value assumes no ties and is conservative with large atoms.
-pub const DISCRETE_ATOM_SHARE: f64 = 0.05;
-
-/// How a window's columns and the window itself are called drifted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionRule {
-    /// P-values against a corrected per-feature level; the window drifts when
-    /// any column drifts (the default).
-    #[default]
-    Corrected,
-    /// Each column's deciding statistic against a fixed threshold; the window
-    /// drifts when at least `drift_share` of its columns drift (Evidently's rule).
-    Share,
-}
-
-/// How the per-feature level is derived from `alpha`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Correction {
-    /// Holm's step-down procedure: the family-wise false-alarm rate of a
-    /// window (any false alarm) is at most `alpha` (the default).
-    #[default]
-    Holm,
-    /// Benjamini–Hochberg: the expected share of false alarms among the
-    /// drifted columns is at most `alpha` (more power with many features).
-    BenjaminiHochberg,
-}
-
-/// A minimum effect size a drifting column must also show.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MinEffect {
-    /// A distance: psi, kl, jensen_shannon, hellinger or wasserstein.
-    pub statistic: DriftTest,
-    /// The column drifts only when the distance is at least this.
-    pub at_least: f64,
-}
-
-/// A column's verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// The column drifted.
-    Drift,
-    /// The column was tested and did not drift.
-    #[default]
-    Stable,
-    /// The window holds too little of the column for its test: no verdict.
-    Insufficient,
-}
-
-/// The window-level outcome of the corrected decision.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CorrectedVerdict {
-    /// The false-alarm budget of one window of one model.
-    pub alpha: f64,
-    /// Holm or Benjamini–Hochberg.
-    pub correction: Correction,
-    /// The per-feature level: a decided column drifts when its p-value is at
-    /// or below it.
-    pub level: f64,
-    /// Columns tested (not insufficient).
-    pub decided_columns: usize,
-    /// Columns too small for their test.
-    pub insufficient_columns: usize,
-    /// The minimum effect also required, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_effect: Option<MinEffect>,
-}
-
-/// How a critical value was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CriticalMethod {
-    /// The chi-square approximation (every bin expects at least 5 rows on both sides).
-    ChiSquare,
-    /// A seeded simulation from the reference profile.
-    Simulation,
-}
-
-/// The value of a distance that a window of this size exceeds with
-/// probability `level` when nothing drifted.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CriticalValue {
-    /// The distance.
-    pub statistic: DriftTest,
-    /// Its critical value.
-    pub value: f64,
-    /// The false-alarm probability it stands for (the per-feature level).
-    pub level: f64,
-    /// Approximation or simulation.
-    pub method: CriticalMethod,
-}
+pub use crate::drift::{
+    CorrectedVerdict, Correction, CriticalMethod, CriticalValue, DISCRETE_ATOM_SHARE,
+    DecisionRule, MIN_EXPECTED, MIN_ROWS, MinEffect, Status,
+};
 
 /// The per-feature level that keeps the window's false-alarm rate at `alpha`,
 /// for p-values of the decided columns, and how many of them it rejects.
@@ -185,76 +81,6 @@ pub fn corrected_level(p_values: &[f64], alpha: f64, correction: Correction) -> 
             k.map_or(alpha / m as f64, |k| k as f64 * alpha / m as f64)
         }
     }
-}
-
-/// The chi-square test of homogeneity on reference and window counts whose
-/// bins are pooled, by the reference's shares alone, so that each pooled bin
-/// expects at least [`MIN_EXPECTED`] window rows.
-///
-/// Bins are taken from the smallest reference share up; a bin joins the open
-/// group until the group expects [`MIN_EXPECTED`] rows, and a last group short
-/// of it joins the one before. Bins the reference never saw (categories new in
-/// the window) pool with the rarest ones. Pooling depends on the reference and
-/// the window's size only, never on the window's counts, so the test keeps its
-/// level; with every bin large enough it is `scipy.stats.chi2_contingency`
-/// (`correction=False`). `None` when the window has fewer than [`MIN_ROWS`]
-/// rows or fewer than two groups can be formed.
-pub fn pooled_contingency(
-    reference: &[u64],
-    current: &[u64],
-) -> Option<crate::drift::ContingencyTest> {
-    let (m, n) = (reference.iter().sum::<u64>(), current.iter().sum::<u64>());
-    if n < MIN_ROWS || m == 0 {
-        return None;
-    }
-    let mut order: Vec<usize> = (0..reference.len()).collect();
-    order.sort_by_key(|&i| (reference[i], i));
-    let expected = |count: u64| n as f64 * count as f64 / m as f64;
-    let mut groups: Vec<(u64, u64)> = Vec::new();
-    let (mut open, mut open_ref) = ((0u64, 0u64), 0u64);
-    let mut has_open = false;
-    for i in order {
-        open.0 += reference[i];
-        open.1 += current[i];
-        open_ref += reference[i];
-        has_open = true;
-        if expected(open_ref) >= MIN_EXPECTED {
-            groups.push(open);
-            (open, open_ref, has_open) = ((0, 0), 0, false);
-        }
-    }
-    if has_open {
-        match groups.last_mut() {
-            Some(last) => {
-                last.0 += open.0;
-                last.1 += open.1;
-            }
-            None => groups.push(open),
-        }
-    }
-    if groups.len() < 2 {
-        return None;
-    }
-    let (r, c): (Vec<u64>, Vec<u64>) = groups.into_iter().unzip();
-    let (test, dof) = divergence::chi_square_contingency(&r, &c);
-    Some(crate::drift::ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof })
-}
-
-/// Whether a sorted reference sample has a value holding at least
-/// [`DISCRETE_ATOM_SHARE`] of it.
-pub fn is_discrete(sorted: &[f64]) -> bool {
-    if sorted.is_empty() {
-        return false;
-    }
-    let need = (DISCRETE_ATOM_SHARE * sorted.len() as f64).ceil().max(2.0) as usize;
-    let mut run = 1;
-    for w in sorted.windows(2) {
-        run = if w[0] == w[1] { run + 1 } else { 1 };
-        if run >= need {
-            return true;
-        }
-    }
-    false
 }
 
 /// Decides every column of one window of one model, and the window, under
@@ -390,8 +216,8 @@ pub fn critical_values(
             out.push(CriticalValue { statistic, value, level, method: CriticalMethod::Simulation });
         }
     }
-    if wants_wasserstein(options) {
-        if let Some(value) = column.wasserstein_critical(level) {
+    if options.wants_wasserstein() {
+        if let Some(value) = wasserstein_critical(column, level) {
             out.push(CriticalValue {
                 statistic: DriftTest::Wasserstein,
                 value,
@@ -403,6 +229,12 @@ pub fn critical_values(
     out
 }
 
+/// Wasserstein's critical value (normed) from the bootstrap `finish` kept.
+fn wasserstein_critical(column: &ColumnDrift, level: f64) -> Option<f64> {
+    let null = column.wasserstein_null.as_deref()?;
+    (!null.is_empty()).then(|| sample::quantile_linear(null, 1.0 - level))
+}
+
 /// The `1 − level` quantiles of PSI, KL, JS and Hellinger (in
 /// [`BINNED_DISTANCES`] order) over multinomial draws from the reference's
 /// shares.
@@ -410,7 +242,7 @@ fn simulate_binned(reference: &[u64], n: u64, level: f64, epsilon: f64) -> [f64;
     let m: u64 = reference.iter().sum();
     let shares: Vec<f64> = reference.iter().map(|&c| c as f64 / m as f64).collect();
     let draws = 2000;
-    let mut rng = SplitMix(0x5EED ^ n.wrapping_mul(0x9E37_79B9) ^ m);
+    let mut rng = SplitMix::new(0x5EED ^ n.wrapping_mul(0x9E37_79B9) ^ m);
     let mut samples: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(draws));
     let (mut r, mut c) = (vec![0u64; shares.len()], vec![0u64; shares.len()]);
     for _ in 0..draws {
@@ -430,158 +262,6 @@ fn simulate_binned(reference: &[u64], n: u64, level: f64, epsilon: f64) -> [f64;
 fn upper_quantile(values: &mut [f64], level: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     sample::quantile_linear(values, 1.0 - level)
-}
-
-impl ColumnDrift {
-    /// Applies the corrected decision at per-feature `level` (see
-    /// [`decide_window`]); an insufficient column stays so.
-    pub(crate) fn decide_at(&mut self, level: f64, min_effect: Option<MinEffect>) {
-        let d = &mut self.decision;
-        d.threshold = level;
-        if d.status == Some(Status::Insufficient) {
-            d.drifted = false;
-            return;
-        }
-        let significant = d.score.is_some_and(|p| p <= level);
-        let effect = min_effect.map(|e| (e, self_score(&self.psi_like(), e.statistic)));
-        let large_enough = match effect {
-            None => true,
-            Some((e, value)) => value.is_some_and(|v| v >= e.at_least),
-        };
-        let d = &mut self.decision;
-        d.drifted = significant && large_enough;
-        d.status = Some(if d.drifted { Status::Drift } else { Status::Stable });
-    }
-
-    fn psi_like(&self) -> [(DriftTest, Option<f64>); 5] {
-        [
-            (DriftTest::Psi, self.psi),
-            (DriftTest::Kl, self.kl_reference_current),
-            (DriftTest::JensenShannon, self.jensen_shannon),
-            (DriftTest::Hellinger, self.hellinger),
-            (DriftTest::Wasserstein, self.wasserstein_normed),
-        ]
-    }
-
-    /// Wasserstein's critical value (normed) from the bootstrap `finish`
-    /// kept; see [`critical_values`].
-    fn wasserstein_critical(&self, level: f64) -> Option<f64> {
-        let null = self.wasserstein_null.as_deref()?;
-        (!null.is_empty()).then(|| sample::quantile_linear(null, 1.0 - level))
-    }
-}
-
-/// Whether `options` need Wasserstein's null distribution (it decides under
-/// the share rule, or it is the minimum effect).
-pub(crate) fn wants_wasserstein(options: &DriftOptions) -> bool {
-    (options.decision == DecisionRule::Share && options.numeric_rule.test == DriftTest::Wasserstein)
-        || options.min_effect.is_some_and(|e| e.statistic == DriftTest::Wasserstein)
-}
-
-/// Sorted bootstrap draws of the normed Wasserstein distance under no drift,
-/// for a window of `n` values against the sorted `reference` (of `m` rows):
-/// `n' = min(n, 1000)` values drawn from the reference 1,000 times, each
-/// distance scaled by `sqrt(n' (1/n + 1/m))` (W1 shrinks as `1/sqrt(n)`, and
-/// the reference's own noise adds `1/m`) and divided by
-/// `max(std, 0.001)` as the report's is.
-pub(crate) fn wasserstein_null(reference: &[f64], std: f64, n: u64, m: u64) -> Vec<f64> {
-    if reference.len() < 2 || n == 0 || m == 0 {
-        return Vec::new();
-    }
-    let size = n.min(1000) as usize;
-    let mut rng = SplitMix(0xA5A5 ^ n ^ (m << 20));
-    let mut draw = vec![0.0; size];
-    let scale = (size as f64 * (1.0 / n as f64 + 1.0 / m as f64)).sqrt() / std.max(0.001);
-    let mut values: Vec<f64> = (0..1000)
-        .map(|_| {
-            for x in &mut draw {
-                *x = reference[rng.below(reference.len())];
-            }
-            sample::sort_finite(&mut draw);
-            sample::wasserstein(reference, &draw) * scale
-        })
-        .collect();
-    values.sort_by(f64::total_cmp);
-    values
-}
-
-fn self_score(scores: &[(DriftTest, Option<f64>)], test: DriftTest) -> Option<f64> {
-    scores.iter().find(|(t, _)| *t == test).and_then(|(_, v)| *v).filter(|v| !v.is_nan())
-}
-
-/// SplitMix64 with binomial and multinomial draws: simulations are seeded
-/// from their inputs, so a report never depends on when or where it was made.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        ((self.uniform() * n as f64) as usize).min(n - 1)
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (1.0 - self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    /// Binomial(n, p): inversion for small means, a rounded normal (continuity
-    /// corrected, clamped) beyond 50 expected successes and failures.
-    fn binomial(&mut self, n: u64, p: f64) -> u64 {
-        if n == 0 || p <= 0.0 {
-            return 0;
-        }
-        if p >= 1.0 {
-            return n;
-        }
-        let mean = n as f64 * p;
-        if mean.min(n as f64 - mean) > 50.0 {
-            let x = mean + (mean * (1.0 - p)).sqrt() * self.normal();
-            return x.round().clamp(0.0, n as f64) as u64;
-        }
-        if p > 0.5 {
-            return n - self.binomial(n, 1.0 - p);
-        }
-        // Inversion: walk the CDF from 0 (mean at most 50 here, so short).
-        let q = 1.0 - p;
-        let mut pmf = q.powf(n as f64);
-        if pmf == 0.0 {
-            let x = mean + (mean * q).sqrt() * self.normal();
-            return x.round().clamp(0.0, n as f64) as u64;
-        }
-        let u = self.uniform();
-        let (mut k, mut cdf) = (0u64, pmf);
-        while u > cdf && k < n {
-            pmf *= (n - k) as f64 / (k + 1) as f64 * p / q;
-            k += 1;
-            cdf += pmf;
-        }
-        k
-    }
-
-    /// Multinomial(n, shares) into `out`, by conditional binomials.
-    fn multinomial(&mut self, n: u64, shares: &[f64], out: &mut [u64]) {
-        let (mut left, mut mass) = (n, 1.0);
-        for (slot, &share) in out.iter_mut().zip(shares) {
-            let p = if mass > 0.0 { (share / mass).clamp(0.0, 1.0) } else { 0.0 };
-            *slot = self.binomial(left, p);
-            left -= *slot;
-            mass -= share;
-        }
-        if let Some(last) = out.iter_mut().rev().find(|_| true) {
-            *last += left;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -607,7 +287,7 @@ mod tests {
     #[test]
     fn rejections_under_the_level_are_exactly_holms() {
         // Brute-force Holm against the single level, over many p-value sets.
-        let mut rng = SplitMix(3);
+        let mut rng = SplitMix::new(3);
         for _ in 0..2000 {
             let m = 1 + rng.below(8);
             let p: Vec<f64> = (0..m).map(|_| rng.uniform().powi(3)).collect();
@@ -626,37 +306,8 @@ mod tests {
     }
 
     #[test]
-    fn pooling_reaches_the_expected_count_and_needs_two_groups() {
-        // 50 equal categories, 30 rows: 0.6 expected each, pooled by nine
-        // (5.4), the last five (3.0) joining the fifth group.
-        let reference = vec![100u64; 50];
-        let mut current = vec![0u64; 50];
-        current[..30].fill(1);
-        let test = pooled_contingency(&reference, &current).unwrap();
-        assert_eq!(test.dof, 4, "five groups of at least 5 expected rows");
-        // Large bins are left alone: scipy's chi2_contingency.
-        let (plain, dof) = divergence::chi_square_contingency(&[500, 300, 200], &[50, 30, 20]);
-        let pooled = pooled_contingency(&[500, 300, 200], &[50, 30, 20]).unwrap();
-        assert_eq!((pooled.p_value, pooled.dof), (plain.p_value, dof));
-        // Too few rows, or a single group: insufficient.
-        assert!(pooled_contingency(&[500, 300], &[10, 9]).is_none());
-        assert!(pooled_contingency(&[995, 5], &[300, 3]).is_some());
-        assert!(pooled_contingency(&[999, 1], &[30, 0]).is_none());
-    }
-
-    #[test]
-    fn discrete_columns_have_a_large_atom() {
-        assert!(is_discrete(&[0.0, 1.0, 1.0, 2.0]));
-        let continuous: Vec<f64> = (0..1000).map(f64::from).collect();
-        assert!(!is_discrete(&continuous));
-        let mut ties: Vec<f64> = (0..1000).map(|i| f64::from(i / 50)).collect();
-        ties.sort_by(f64::total_cmp);
-        assert!(is_discrete(&ties), "20 values of 5% each");
-    }
-
-    #[test]
     fn binomial_and_multinomial_draws_have_the_right_moments() {
-        let mut rng = SplitMix(9);
+        let mut rng = SplitMix::new(9);
         for (n, p) in [(20u64, 0.1), (1000, 0.3), (50, 0.9), (100_000, 0.0001)] {
             let draws: Vec<f64> = (0..20_000).map(|_| rng.binomial(n, p) as f64).collect();
             let (mean, std) = sample::mean_std(&draws);

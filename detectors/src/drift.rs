@@ -81,7 +81,6 @@ use crate::baseline::{
     CategoricalProfile, ColumnProfile, ColumnStats, MissingCounts, NumericProfile,
 };
 use crate::column::{self, ColumnKind};
-use crate::decision::{self, Correction, CorrectedVerdict, CriticalValue, DecisionRule, MinEffect, Status};
 use crate::divergence::{self, TestResult};
 use crate::error::{Error, Result};
 use crate::grid::{self, Grid, GridCounts};
@@ -109,7 +108,7 @@ pub enum DriftTest {
     ChiSquare,
     /// Chi-square test of homogeneity (2 × K, the reference's sampling error
     /// included) on bins pooled to at least 5 expected window rows each (see
-    /// [`decision::pooled_contingency`]); drift when `p < threshold` (default 0.05).
+    /// [`divergence::pooled_contingency`]); drift when `p < threshold` (default 0.05).
     ChiSquareContingency,
     /// Two-proportion Z-test p-value; drift when `p < threshold` (default 0.05). Categorical only.
     Z,
@@ -143,6 +142,114 @@ impl DriftRule {
     pub fn new(test: DriftTest) -> Self {
         Self { test, threshold: test.default_threshold() }
     }
+}
+
+/// Fewest non-missing window values a column needs for any test. Below it a
+/// test at a corrected level has almost no power, so "no drift" would be a
+/// guess; it is also the conventional floor for the chi-square and
+/// Kolmogorov approximations.
+pub const MIN_ROWS: u64 = 30;
+
+/// Fewest window rows each pooled bin of a chi-square test must expect
+/// (Cochran's rule): below it the chi-square tail is not trustworthy at a
+/// corrected level.
+pub const MIN_EXPECTED: f64 = 5.0;
+
+/// A numeric column whose reference has a single value holding at least this
+/// share of its finite rows is tested on its bins (chi-square), not with KS:
+/// KS's p-value assumes no ties and is conservative with large atoms.
+pub const DISCRETE_ATOM_SHARE: f64 = 0.05;
+
+/// How a window's columns and the window itself are called drifted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionRule {
+    /// P-values against a corrected per-feature level; the window drifts when
+    /// any column drifts (the default).
+    #[default]
+    Corrected,
+    /// Each column's deciding statistic against a fixed threshold; the window
+    /// drifts when at least `drift_share` of its columns drift (Evidently's rule).
+    Share,
+}
+
+/// How the per-feature level is derived from `alpha`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// Holm's step-down procedure: the family-wise false-alarm rate of a
+    /// window (any false alarm) is at most `alpha` (the default).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: the expected share of false alarms among the
+    /// drifted columns is at most `alpha` (more power with many features).
+    BenjaminiHochberg,
+}
+
+/// A minimum effect size a drifting column must also show.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinEffect {
+    /// A distance: psi, kl, jensen_shannon, hellinger or wasserstein.
+    pub statistic: DriftTest,
+    /// The column drifts only when the distance is at least this.
+    pub at_least: f64,
+}
+
+/// A column's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The column drifted.
+    Drift,
+    /// The column was tested and did not drift.
+    #[default]
+    Stable,
+    /// The window holds too little of the column for its test: no verdict.
+    Insufficient,
+}
+
+/// The window-level outcome of the corrected decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CorrectedVerdict {
+    /// The false-alarm budget of one window of one model.
+    pub alpha: f64,
+    /// Holm or Benjamini–Hochberg.
+    pub correction: Correction,
+    /// The per-feature level: a decided column drifts when its p-value is at
+    /// or below it.
+    pub level: f64,
+    /// Columns tested (not insufficient).
+    pub decided_columns: usize,
+    /// Columns too small for their test.
+    pub insufficient_columns: usize,
+    /// The minimum effect also required, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_effect: Option<MinEffect>,
+}
+
+/// How a critical value was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticalMethod {
+    /// The chi-square approximation (every bin expects at least 5 rows on both sides).
+    ChiSquare,
+    /// A seeded simulation from the reference profile.
+    Simulation,
+}
+
+/// The value of a distance that a window of this size exceeds with
+/// probability `level` when nothing drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CriticalValue {
+    /// The distance.
+    pub statistic: DriftTest,
+    /// Its critical value.
+    pub value: f64,
+    /// The false-alarm probability it stands for (the per-feature level).
+    pub level: f64,
+    /// Approximation or simulation.
+    pub method: CriticalMethod,
 }
 
 /// How drift is measured and decided.
@@ -190,6 +297,13 @@ impl Default for DriftOptions {
 }
 
 impl DriftOptions {
+    /// Whether Wasserstein's null distribution is needed: it decides under the
+    /// share rule, or it is the minimum effect.
+    pub(crate) fn wants_wasserstein(&self) -> bool {
+        (self.decision == DecisionRule::Share && self.numeric_rule.test == DriftTest::Wasserstein)
+            || self.min_effect.is_some_and(|e| e.statistic == DriftTest::Wasserstein)
+    }
+
     /// The share rule with `numeric` and `categorical` deciding, the other
     /// settings at their defaults: the decision before the corrected one.
     pub fn share(numeric: DriftRule, categorical: DriftRule, drift_share: f64) -> Self {
@@ -553,7 +667,7 @@ impl NumericAccumulator {
         Self {
             thresholds,
             grid: Grid::new(profile.sample.values(), options.grid_cells.max(1)).map(Arc::new),
-            discrete: decision::is_discrete(profile.sample.values()),
+            discrete: sample::largest_tie_share(profile.sample.values()) >= DISCRETE_ATOM_SHARE,
             options: *options,
             counts,
             values: Values::Exact(Vec::new()),
@@ -747,14 +861,9 @@ impl NumericAccumulator {
             }
             _ => {}
         }
-        if decision::wants_wasserstein(options) {
+        if options.wants_wasserstein() {
             let n = report.current_counts.iter().sum::<u64>();
-            report.wasserstein_null = Some(decision::wasserstein_null(
-                reference.values(),
-                std,
-                n,
-                reference.count(),
-            ));
+            report.wasserstein_null = Some(wasserstein_null(reference, std, n));
         }
         let test = if self.discrete { DriftTest::ChiSquareContingency } else { DriftTest::Ks };
         report.decide(options, options.numeric_rule, test);
@@ -779,6 +888,26 @@ fn to_grid(grid: &Grid, values: &mut Vec<f64>) -> Box<GridCounts> {
     counts.add(grid, values);
     *values = Vec::new();
     counts
+}
+
+/// Sorted bootstrap draws of the normed Wasserstein distance under no drift
+/// for a window of `n` values: `n' = min(n, 1000)` values drawn from the
+/// reference 1,000 times (seeded by the sizes), each distance scaled by
+/// `sqrt(n' (1/n + 1/m))` (W1 shrinks as `1/sqrt(n)`, and the reference's own
+/// noise adds `1/m`) and divided by `max(std, 0.001)` as the report's is.
+fn wasserstein_null(reference: &SortedSample, std: f64, n: u64) -> Vec<f64> {
+    let m = reference.count();
+    if reference.values().len() < 2 || n == 0 {
+        return Vec::new();
+    }
+    let size = n.min(1000) as usize;
+    let scale = (size as f64 * (1.0 / n as f64 + 1.0 / m as f64)).sqrt() / std.max(0.001);
+    let mut values = sample::wasserstein_bootstrap(reference.values(), size, 1000, n ^ (m << 20));
+    for v in &mut values {
+        *v *= scale;
+    }
+    values.sort_by(f64::total_cmp);
+    values
 }
 
 fn ks_report(reference: &SortedSample, current: &[f64], method: KsMethod) -> KsReport {
@@ -973,7 +1102,9 @@ fn binned_report(
     let (test, dof) = divergence::chi_square_contingency(reference_counts, current_counts);
     report.chi_square_contingency =
         Some(ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof });
-    report.chi_square_pooled = decision::pooled_contingency(reference_counts, current_counts);
+    report.chi_square_pooled =
+        divergence::pooled_contingency(reference_counts, current_counts, MIN_ROWS, MIN_EXPECTED)
+            .map(|(test, dof)| ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof });
     report
 }
 
@@ -1100,7 +1231,7 @@ pub struct ColumnDrift {
     /// Chi-square test of homogeneity on the 2 × K table.
     pub chi_square_contingency: Option<ContingencyTest>,
     /// The same test on bins pooled to at least 5 expected window rows each
-    /// ([`decision::pooled_contingency`]); absent when the window is too small.
+    /// ([`divergence::pooled_contingency`]); absent when the window is too small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chi_square_pooled: Option<ContingencyTest>,
     /// Two-sample KS test (numeric).
@@ -1119,7 +1250,7 @@ pub struct ColumnDrift {
     /// The drift decision.
     pub decision: Decision,
     /// Critical values of the distances at the window's size and per-feature
-    /// level, set by [`decision::decide_window`].
+    /// level, set by [`crate::decision::attach_critical_values`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub critical_values: Vec<CriticalValue>,
     /// Sorted bootstrap draws of the normed Wasserstein distance under no
@@ -1181,7 +1312,7 @@ impl ColumnDrift {
 
     /// The column's decision on its own: under the share rule, `rule`; under
     /// the corrected rule, `test` at level `alpha`, as in a window of one
-    /// column ([`decision::decide_window`] then decides the whole window).
+    /// column ([`crate::decision::decide_window`] then decides the whole window).
     fn decide(&mut self, options: &DriftOptions, rule: DriftRule, test: DriftTest) {
         if options.decision == DecisionRule::Share {
             let score = self.score(rule.test).filter(|s| !s.is_nan());
@@ -1194,7 +1325,7 @@ impl ColumnDrift {
         }
         let rows = self.current_counts.iter().sum::<u64>();
         let score = self.score(test).filter(|s| !s.is_nan());
-        let status = if rows < decision::MIN_ROWS || score.is_none() {
+        let status = if rows < MIN_ROWS || score.is_none() {
             Status::Insufficient
         } else {
             Status::Stable
@@ -1202,6 +1333,30 @@ impl ColumnDrift {
         self.decision =
             Decision { test, score, threshold: options.alpha, drifted: false, status: Some(status) };
         self.decide_at(options.alpha, options.min_effect);
+    }
+
+    /// Applies the corrected decision at per-feature `level` (see
+    /// [`crate::decision::decide_window`]); an insufficient column stays so.
+    pub(crate) fn decide_at(&mut self, level: f64, min_effect: Option<MinEffect>) {
+        let distance = |test: DriftTest| match test {
+            DriftTest::Psi => self.psi,
+            DriftTest::Kl => self.kl_reference_current,
+            DriftTest::JensenShannon => self.jensen_shannon,
+            DriftTest::Hellinger => self.hellinger,
+            DriftTest::Wasserstein => self.wasserstein_normed,
+            _ => None,
+        };
+        let large_enough = min_effect.is_none_or(|e| {
+            distance(e.statistic).is_some_and(|v| !v.is_nan() && v >= e.at_least)
+        });
+        let d = &mut self.decision;
+        d.threshold = level;
+        if d.status == Some(Status::Insufficient) {
+            d.drifted = false;
+            return;
+        }
+        d.drifted = large_enough && d.score.is_some_and(|p| p <= level);
+        d.status = Some(if d.drifted { Status::Drift } else { Status::Stable });
     }
 }
 
