@@ -15,17 +15,19 @@
 //! (`ColumnAccumulator`, every value kept exactly) and is decided by
 //! `decision::decide_window` with the default options (alpha 0.05, Holm).
 //!
-//! The full run writes the table published in docs/statistics.md:
+//! The full run writes the table published in docs/statistics.md
+//! ("Detection quality"), about 4 minutes on 2 cores with the two crates
+//! that do the work optimised:
 //!
 //! ```text
-//! cargo test -p integration-tests --test integration detection_quality_table -- --ignored --nocapture
+//! cargo test -p integration-tests --test integration \
+//!     --config profile.dev.package.driftgauge-detectors.opt-level=3 \
+//!     --config profile.dev.package.integration-tests.opt-level=3 \
+//!     detection_quality_table -- --ignored --nocapture
 //! ```
 //!
-//! In the test profile the workspace's own crates are not optimised; adding
-//! `--config profile.dev.package.driftgauge-detectors.opt-level=3 --config
-//! profile.dev.package.integration-tests.opt-level=3` makes the run take
-//! about 10 minutes on 2 cores. `detection_quality_smoke` is a small version that runs
-//! with every `cargo test`. Every window is seeded from its kind, size and
+//! `detection_quality_smoke` is a small version that runs with every
+//! `cargo test`. Every window is seeded from its kind, size and
 //! index, so a run gives the same table on any machine and thread count.
 
 use std::sync::Arc;
@@ -352,7 +354,7 @@ fn table(rows: &[Row]) -> String {
 /// The published table: 1,000 no-drift windows and 500 shifted ones (200 at
 /// 10,000 rows) per kind and size, and the issue's acceptance bounds checked.
 #[test]
-#[ignore = "about 10 minutes on 2 cores; writes the table of docs/statistics.md"]
+#[ignore = "about 4 minutes on 2 cores, optimised; writes the table of docs/statistics.md"]
 fn detection_quality_table() {
     let sizes = [30, 100, 300, 1_000, 10_000];
     let mut rows = Vec::new();

@@ -1155,4 +1155,28 @@ mod tests {
         let errors = load("[window\n", &[]).unwrap_err();
         assert_eq!(errors.0[0].key, "test.toml");
     }
+
+    #[test]
+    fn the_corrected_decision_is_the_default_and_its_settings_are_checked() {
+        let config = Config::defaults();
+        assert_eq!(config.drift.decision, DecisionRule::Corrected);
+        assert_eq!((config.drift.alpha, config.drift.correction), (0.05, Correction::Holm));
+        // Its deciding tests are exported even when drift.statistics omits them.
+        assert!(config.statistics.contains(&DriftTest::ChiSquareContingency));
+        assert_eq!(config.alerting.min_window_events, 30);
+        let errors = load(
+            "[drift]\nalpha = 1.5\nmin_effect = { statistic = \"ks\", at_least = -1.0 }\n",
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["drift.alpha", "drift.min_effect.statistic", "drift.min_effect.at_least"]
+        );
+        let share = load("[drift]\ndecision = \"share\"\ncorrection = \"benjamini_hochberg\"\n", &[])
+            .unwrap();
+        assert_eq!(share.drift.decision, DecisionRule::Share);
+        assert_eq!(share.drift.correction, Correction::BenjaminiHochberg);
+    }
 }
