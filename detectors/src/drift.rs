@@ -120,6 +120,22 @@ impl DriftTest {
         if self.is_p_value() { 0.05 } else { 0.1 }
     }
 
+    /// The statistic's name in configuration, reports and metric labels
+    /// (`psi`, `jensen_shannon`, `chi_square_contingency`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Psi => "psi",
+            Self::Kl => "kl",
+            Self::JensenShannon => "jensen_shannon",
+            Self::Hellinger => "hellinger",
+            Self::Wasserstein => "wasserstein",
+            Self::Ks => "ks",
+            Self::ChiSquare => "chi_square",
+            Self::ChiSquareContingency => "chi_square_contingency",
+            Self::Z => "z",
+        }
+    }
+
     /// Whether the statistic is a p-value (small means drift) rather than a
     /// distance (large means drift).
     pub fn is_p_value(self) -> bool {

@@ -102,7 +102,7 @@ fn default_row(c: &ColumnDrift) -> Vec<String> {
     vec![
         c.column.clone(),
         c.kind.name().to_owned(),
-        format!("{:?}", c.decision.test).to_lowercase(),
+        c.decision.test.name().to_owned(),
         number(c.decision.score),
         number(Some(c.decision.threshold)),
         if c.decision.status == Some(Status::Insufficient) {

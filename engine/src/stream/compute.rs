@@ -260,17 +260,7 @@ fn column_statistics(
 
 /// The exported name of a statistic (the `statistic` label).
 pub fn statistic_name(test: DriftTest) -> &'static str {
-    match test {
-        DriftTest::Psi => "psi",
-        DriftTest::Kl => "kl",
-        DriftTest::JensenShannon => "jensen_shannon",
-        DriftTest::Hellinger => "hellinger",
-        DriftTest::Wasserstein => "wasserstein",
-        DriftTest::Ks => "ks",
-        DriftTest::ChiSquare => "chi_square",
-        DriftTest::ChiSquareContingency => "chi_square_contingency",
-        DriftTest::Z => "z",
-    }
+    test.name()
 }
 
 #[cfg(test)]
