@@ -463,7 +463,10 @@ fn one_drifted_column_is_dataset_drift_and_small_files_are_insufficient() {
     assert_eq!(corrected.code, EXIT_DRIFT, "{}{}", corrected.stdout, corrected.stderr);
     let report: Value = serde_json::from_str(&corrected.stdout).unwrap();
     let dataset = &report["dataset"];
-    assert_eq!((dataset["drifted_columns"].as_u64(), dataset["columns"].as_u64()), (Some(1), Some(4)));
+    assert_eq!(
+        (dataset["drifted_columns"].as_u64(), dataset["columns"].as_u64()),
+        (Some(1), Some(4))
+    );
     assert_eq!(dataset["corrected"]["alpha"], 0.05);
     let amount = &report["columns"][0];
     assert_eq!(amount["decision"]["test"], "ks");
@@ -485,17 +488,30 @@ fn one_drifted_column_is_dataset_drift_and_small_files_are_insufficient() {
     // Flags of the two decisions do not mix, and Evidently mode decides its own way.
     let mixed = check(&["--alpha", "0.01", "--drift-share", "0.5"]);
     assert_eq!(mixed.code, EXIT_ERROR);
-    assert!(mixed.stderr.contains("--alpha only apply to --decision corrected"), "{}", mixed.stderr);
+    assert!(
+        mixed.stderr.contains("--alpha only apply to --decision corrected"),
+        "{}",
+        mixed.stderr
+    );
     let mixed = check(&["--decision", "corrected", "--threshold", "0.2"]);
     assert_eq!(mixed.code, EXIT_ERROR);
-    assert!(mixed.stderr.contains("--threshold only apply to --decision share"), "{}", mixed.stderr);
+    assert!(
+        mixed.stderr.contains("--threshold only apply to --decision share"),
+        "{}",
+        mixed.stderr
+    );
     let evidently = check(&["--mode", "evidently", "--alpha", "0.01"]);
     assert_eq!(evidently.code, EXIT_ERROR);
-    assert!(evidently.stderr.contains("--mode evidently decides as Evidently does"), "{}", evidently.stderr);
+    assert!(
+        evidently.stderr.contains("--mode evidently decides as Evidently does"),
+        "{}",
+        evidently.stderr
+    );
 
     // Ten rows are too few for any test: said, not guessed.
     write_parquet(Path::new(&files.path("tiny.parquet")), &table(10, 3.0));
-    let tiny = driftgauge(&["check", "--reference", &reference, "--current", &files.path("tiny.parquet")]);
+    let tiny =
+        driftgauge(&["check", "--reference", &reference, "--current", &files.path("tiny.parquet")]);
     assert_eq!(tiny.code, EXIT_OK, "{}{}", tiny.stdout, tiny.stderr);
     assert!(tiny.stdout.contains("insufficient data"), "{}", tiny.stdout);
     // One verdict per column, and the count on the dataset line.

@@ -155,7 +155,8 @@ impl Kind {
     fn draw(self, rng: &mut Rng, n: usize, drifted: bool) -> ArrayRef {
         if self.categorical() {
             let shares = self.shares(drifted);
-            let values: Vec<String> = (0..n).map(|_| format!("c{:02}", rng.pick(&shares))).collect();
+            let values: Vec<String> =
+                (0..n).map(|_| format!("c{:02}", rng.pick(&shares))).collect();
             return Arc::new(StringArray::from(values));
         }
         // The standard deviations: 1, sqrt((e - 1) e) and sqrt(3).
@@ -170,7 +171,8 @@ impl Kind {
                 (0..n).map(|_| rng.normal().exp() + shift).collect()
             }
             _ => {
-                let mean = POISSON_MEAN + if drifted { SHIFT_SD * POISSON_MEAN.sqrt() } else { 0.0 };
+                let mean =
+                    POISSON_MEAN + if drifted { SHIFT_SD * POISSON_MEAN.sqrt() } else { 0.0 };
                 (0..n).map(|_| rng.poisson(mean)).collect()
             }
         };
@@ -376,7 +378,12 @@ fn detection_quality_table() {
             );
         }
         if r.n == 1_000 && r.kind != Kind::Poisson && r.kind != Kind::Skewed {
-            assert!(r.power().unwrap() >= 0.95, "{} at 1,000 rows: power {:?}", r.kind.name(), r.power());
+            assert!(
+                r.power().unwrap() >= 0.95,
+                "{} at 1,000 rows: power {:?}",
+                r.kind.name(),
+                r.power()
+            );
         }
     }
 }

@@ -46,8 +46,8 @@ use crate::drift::{ColumnDrift, DatasetDrift, DriftOptions, DriftTest};
 use crate::sample::{self, SplitMix};
 
 pub use crate::drift::{
-    CorrectedVerdict, Correction, CriticalMethod, CriticalValue, DISCRETE_ATOM_SHARE,
-    DecisionRule, MIN_EXPECTED, MIN_ROWS, MinEffect, Status,
+    CorrectedVerdict, Correction, CriticalMethod, CriticalValue, DISCRETE_ATOM_SHARE, DecisionRule,
+    MIN_EXPECTED, MIN_ROWS, MinEffect, Status,
 };
 
 /// The per-feature level that keeps the window's false-alarm rate at `alpha`,
@@ -64,8 +64,7 @@ pub fn corrected_level(p_values: &[f64], alpha: f64, correction: Correction) -> 
     if m == 0 {
         return alpha;
     }
-    let mut sorted: Vec<f64> =
-        p_values.iter().map(|&p| if p.is_nan() { 1.0 } else { p }).collect();
+    let mut sorted: Vec<f64> = p_values.iter().map(|&p| if p.is_nan() { 1.0 } else { p }).collect();
     sorted.sort_by(f64::total_cmp);
     match correction {
         Correction::Holm => {
@@ -96,12 +95,10 @@ pub fn corrected_level(p_values: &[f64], alpha: f64, correction: Correction) -> 
 /// [`attach_critical_values`] adds the distances' critical values.
 pub fn decide_window(columns: &mut [ColumnDrift], options: &DriftOptions) -> DatasetDrift {
     match options.decision {
-        DecisionRule::Share => {
-            DatasetDrift::from_decisions(
-                columns.iter().filter(|c| c.decision.score.is_some()).map(|c| c.decision.drifted),
-                options.drift_share,
-            )
-        }
+        DecisionRule::Share => DatasetDrift::from_decisions(
+            columns.iter().filter(|c| c.decision.score.is_some()).map(|c| c.decision.drifted),
+            options.drift_share,
+        ),
         DecisionRule::Corrected => {
             let decided: Vec<f64> = columns
                 .iter()

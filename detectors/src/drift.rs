@@ -1120,7 +1120,11 @@ fn binned_report(
         Some(ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof });
     report.chi_square_pooled =
         divergence::pooled_contingency(reference_counts, current_counts, MIN_ROWS, MIN_EXPECTED)
-            .map(|(test, dof)| ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof });
+            .map(|(test, dof)| ContingencyTest {
+                statistic: test.statistic,
+                p_value: test.p_value,
+                dof,
+            });
     report
 }
 
@@ -1335,19 +1339,26 @@ impl ColumnDrift {
             let drifted = score.is_some_and(|s| {
                 if rule.test.is_p_value() { s < rule.threshold } else { s >= rule.threshold }
             });
-            self.decision =
-                Decision { test: rule.test, score, threshold: rule.threshold, drifted, status: None };
+            self.decision = Decision {
+                test: rule.test,
+                score,
+                threshold: rule.threshold,
+                drifted,
+                status: None,
+            };
             return;
         }
         let rows = self.current_counts.iter().sum::<u64>();
         let score = self.score(test).filter(|s| !s.is_nan());
-        let status = if rows < MIN_ROWS || score.is_none() {
-            Status::Insufficient
-        } else {
-            Status::Stable
+        let status =
+            if rows < MIN_ROWS || score.is_none() { Status::Insufficient } else { Status::Stable };
+        self.decision = Decision {
+            test,
+            score,
+            threshold: options.alpha,
+            drifted: false,
+            status: Some(status),
         };
-        self.decision =
-            Decision { test, score, threshold: options.alpha, drifted: false, status: Some(status) };
         self.decide_at(options.alpha, options.min_effect);
     }
 
@@ -1362,9 +1373,8 @@ impl ColumnDrift {
             DriftTest::Wasserstein => self.wasserstein_normed,
             _ => None,
         };
-        let large_enough = min_effect.is_none_or(|e| {
-            distance(e.statistic).is_some_and(|v| !v.is_nan() && v >= e.at_least)
-        });
+        let large_enough = min_effect
+            .is_none_or(|e| distance(e.statistic).is_some_and(|v| !v.is_nan() && v >= e.at_least));
         let d = &mut self.decision;
         d.threshold = level;
         if d.status == Some(Status::Insufficient) {

@@ -360,7 +360,6 @@ impl SplitMix {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1174,8 +1174,9 @@ mod tests {
             keys,
             ["drift.alpha", "drift.min_effect.statistic", "drift.min_effect.at_least"]
         );
-        let share = load("[drift]\ndecision = \"share\"\ncorrection = \"benjamini_hochberg\"\n", &[])
-            .unwrap();
+        let share =
+            load("[drift]\ndecision = \"share\"\ncorrection = \"benjamini_hochberg\"\n", &[])
+                .unwrap();
         assert_eq!(share.drift.decision, DecisionRule::Share);
         assert_eq!(share.drift.correction, Correction::BenjaminiHochberg);
     }

@@ -284,10 +284,9 @@ fn drift_options(args: &CheckArgs) -> anyhow::Result<DriftOptions> {
         );
     }
     match decision {
-        DecisionArg::Corrected if !given(&share_flags).is_empty() => anyhow::bail!(
-            "{} only apply to --decision share",
-            given(&share_flags).join(", ")
-        ),
+        DecisionArg::Corrected if !given(&share_flags).is_empty() => {
+            anyhow::bail!("{} only apply to --decision share", given(&share_flags).join(", "))
+        }
         DecisionArg::Share if !given(&corrected_flags).is_empty() => anyhow::bail!(
             "{} only apply to --decision corrected",
             given(&corrected_flags).join(", ")
@@ -333,7 +332,8 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         }),
         _ => None,
     };
-    let options = CheckOptions { model, drift: drift_options(&args)?, ..column_options(args.columns) };
+    let options =
+        CheckOptions { model, drift: drift_options(&args)?, ..column_options(args.columns) };
     let (reference, current) = rayon::join(
         || match (&args.reference, &args.baseline) {
             (Some(path), _) => Table::read(path, args.reference_format).map(Some),
