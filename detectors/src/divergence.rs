@@ -131,7 +131,7 @@ pub fn chi_square_contingency(reference: &[u64], current: &[u64]) -> (TestResult
 /// expects at least `min_expected` window rows; with its degrees of freedom.
 ///
 /// Bins are taken from the smallest reference share up; a bin joins the open
-/// group until the group expects [`MIN_EXPECTED`] rows, and a last group short
+/// group until the group expects `min_expected` rows, and a last group short
 /// of it joins the one before. Bins the reference never saw (categories new in
 /// the window) pool with the rarest ones. Pooling depends on the reference and
 /// the window's size only, never on the window's counts, so the test keeps its
