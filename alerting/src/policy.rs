@@ -87,7 +87,7 @@ pub struct WindowOutcome {
     /// drifting under the corrected level, or the share rule); `None` when no
     /// feature could be tested.
     #[serde(default)]
-    pub dataset_drift: Option<bool>,
+    pub dataset_drift: Option<DatasetVerdict>,
     /// Model-quality metrics by name (`accuracy`, `auc`, `mae`…); empty until labels join.
     pub quality: BTreeMap<String, f64>,
     /// Fairness metrics by name (`demographic_parity_difference`, `dp_ratio`…).
@@ -98,6 +98,16 @@ pub struct WindowOutcome {
     pub baseline_version: String,
     /// Link to a dashboard for this model and window, passed through to notifications.
     pub dashboard_url: Option<String>,
+}
+
+/// A window's dataset verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetVerdict {
+    /// Whether the window drifted.
+    pub drifted: bool,
+    /// The features called drifted on their deciding statistic, sorted.
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 /// One feature's score under one statistic in a window.
@@ -1141,15 +1151,16 @@ fn assess_dataset_drift(
     n: u32,
 ) -> (Verdict, Evidence) {
     let track = tracks.entry(DATASET_TRACK.to_owned()).or_default();
+    let drifted_now = outcome.dataset_drift.as_ref().map(|v| v.drifted);
     // A window without a verdict (no feature could be tested) is no evidence:
     // the history does not move.
-    if let Some(drifted) = outcome.dataset_drift {
+    if let Some(drifted) = drifted_now {
         let mask = window_mask(n);
         track.hits = ((track.hits << 1) | u64::from(drifted)) & mask;
         track.seen = ((track.seen << 1) | 1) & mask;
     }
     let hits = track.hits.count_ones();
-    let verdict = match outcome.dataset_drift {
+    let verdict = match drifted_now {
         None => Verdict::Hold,
         Some(_) if hits >= k => Verdict::Breach,
         Some(false) => Verdict::Recovered,
@@ -1158,34 +1169,29 @@ fn assess_dataset_drift(
     let mut signals = vec![Signal {
         name: "dataset_drift".to_owned(),
         statistic: None,
-        value: outcome.dataset_drift.map_or(f64::NAN, |d| f64::from(u8::from(d))),
+        value: drifted_now.map_or(f64::NAN, |d| f64::from(u8::from(d))),
         threshold: 1.0,
         resolve: None,
         breached: verdict == Verdict::Breach,
         hits: Some(hits),
         of: Some(n),
     }];
-    // The drifted features are the evidence a retraining job wants to see.
-    signals.extend(outcome.features.iter().filter(|f| f.drifted && !f.score.is_nan()).map(|f| {
-        Signal {
-            name: f.feature.clone(),
-            statistic: Some(f.statistic.clone()),
-            value: f.score,
-            threshold: f.threshold,
-            resolve: None,
-            breached: true,
-            hits: None,
-            of: None,
-        }
+    // The features the verdict counted are the evidence a retraining job wants
+    // to see, with each of their statistics that drifted.
+    let drifted: &[String] = outcome.dataset_drift.as_ref().map_or(&[], |v| &v.features);
+    let counted = |f: &FeatureScore| {
+        f.drifted && !f.score.is_nan() && drifted.iter().any(|name| *name == f.feature)
+    };
+    signals.extend(outcome.features.iter().filter(|f| counted(f)).map(|f| Signal {
+        name: f.feature.clone(),
+        statistic: Some(f.statistic.clone()),
+        value: f.score,
+        threshold: f.threshold,
+        resolve: None,
+        breached: true,
+        hits: None,
+        of: None,
     }));
-    let mut drifted: Vec<String> = outcome
-        .features
-        .iter()
-        .filter(|f| f.drifted && !f.score.is_nan())
-        .map(|f| f.feature.clone())
-        .collect();
-    drifted.sort();
-    drifted.dedup();
     let summary = match verdict {
         Verdict::Breach => format!(
             "Dataset drift in {hits} of the last {n} windows{}.",
@@ -1409,8 +1415,10 @@ mod tests {
         let mut all = Vec::new();
         for (i, verdict) in verdicts.into_iter().enumerate() {
             let mut w = window("m", i as i64);
-            w.dataset_drift = verdict;
-            w.features = vec![psi("age", 0.5)];
+            w.dataset_drift =
+                verdict.map(|drifted| DatasetVerdict { drifted, features: vec!["age".to_owned()] });
+            // `income` drifted on a statistic that does not decide: not evidence.
+            w.features = vec![psi("age", 0.5), psi("income", 0.5)];
             for d in e.evaluate(&w) {
                 all.push((i, d));
             }
@@ -1420,13 +1428,14 @@ mod tests {
         assert_eq!((*i, fire.kind), (5, DecisionKind::Fire));
         assert_eq!(fire.evidence.condition, ConditionKind::DatasetDrift);
         assert_eq!(fire.evidence.signals[0].hits, Some(2));
-        assert!(fire.evidence.summary.contains("drifted now: age"), "{}", fire.evidence.summary);
+        assert!(fire.evidence.summary.ends_with("drifted now: age."), "{}", fire.evidence.summary);
+        assert_eq!(fire.evidence.signals.len(), 2, "the verdict and age's score");
         // Back to no drift: still 2 of the last 3, then resolved below k.
         let mut w = window("m", 6);
-        w.dataset_drift = Some(false);
+        w.dataset_drift = Some(DatasetVerdict::default());
         assert!(e.evaluate(&w).is_empty());
         let mut w = window("m", 7);
-        w.dataset_drift = Some(false);
+        w.dataset_drift = Some(DatasetVerdict::default());
         assert_eq!(kinds(&e.evaluate(&w)), vec![DecisionKind::Resolve]);
         // k > n is a configuration error.
         let bad = Condition::DatasetDrift(DatasetDriftCondition { k: 4, n: 3 });

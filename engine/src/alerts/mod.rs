@@ -65,8 +65,8 @@ use driftgauge_alerting::alertmanager::{AlertmanagerHandle, AlertmanagerPusher};
 use driftgauge_alerting::observe::DeliveryObserver;
 use driftgauge_alerting::outbox::{OutboxMessage, OutboxStore};
 use driftgauge_alerting::policy::{
-    Decision, DecisionKind, FeatureScore, PolicyConfig, PolicyEngine, PolicyState, Severity,
-    WindowOutcome,
+    DatasetVerdict, Decision, DecisionKind, FeatureScore, PolicyConfig, PolicyEngine, PolicyState,
+    Severity, WindowOutcome,
 };
 use driftgauge_alerting::webhook::{AttemptFailure, WebhookDelivery, WebhookHandle};
 use rusqlite::OptionalExtension as _;
@@ -614,7 +614,15 @@ pub fn window_outcome(report: &WindowReport, dashboard_url: Option<&str>) -> Opt
         } else {
             f64::NAN
         },
-        dataset_drift: report.dataset.is_decided().then_some(report.dataset.drifted),
+        dataset_drift: report.dataset.is_decided().then(|| DatasetVerdict {
+            drifted: report.dataset.drifted,
+            features: report
+                .columns
+                .iter()
+                .filter(|c| c.decision.drifted)
+                .map(|c| c.column.clone())
+                .collect(),
+        }),
         quality: BTreeMap::new(),
         fairness,
         data_quality,

@@ -213,9 +213,11 @@ pub fn drift_summary(report: &WindowReport, limit: usize) -> String {
         if i > 0 {
             text.push_str(", ");
         }
+        // Below f64's smallest normal number a p-value is 0 to print.
+        let p = if *score < 1e-300 { "p<1e-300".to_owned() } else { format!("p={score:.1e}") };
         match (p_value, psi) {
-            (true, Some(psi)) => write!(text, "{feature} psi={psi:.3} ({statistic} p={score:.1e})"),
-            (true, None) => write!(text, "{feature} {statistic} p={score:.1e}"),
+            (true, Some(psi)) => write!(text, "{feature} psi={psi:.3} ({statistic} {p})"),
+            (true, None) => write!(text, "{feature} {statistic} {p}"),
             (false, _) => write!(text, "{feature} {statistic}={score:.3}"),
         }
         .ok();
