@@ -51,7 +51,7 @@ pub use crate::drift::{
 };
 
 /// The per-feature level that keeps the window's false-alarm rate at `alpha`,
-/// for p-values of the decided columns, and how many of them it rejects.
+/// given the p-values of the decided columns.
 ///
 /// Holm rejects `p(1) ≤ α/m, p(2) ≤ α/(m−1), …` until the first failure; with
 /// `k` rejections every rejected p-value is at most `α/(m−k)` and every other
