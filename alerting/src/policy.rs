@@ -1179,9 +1179,7 @@ fn assess_dataset_drift(
     // The features the verdict counted are the evidence a retraining job wants
     // to see, with each of their statistics that drifted.
     let drifted: &[String] = outcome.dataset_drift.as_ref().map_or(&[], |v| &v.features);
-    let counted = |f: &FeatureScore| {
-        f.drifted && !f.score.is_nan() && drifted.iter().any(|name| *name == f.feature)
-    };
+    let counted = |f: &FeatureScore| f.drifted && !f.score.is_nan() && drifted.contains(&f.feature);
     signals.extend(outcome.features.iter().filter(|f| counted(f)).map(|f| Signal {
         name: f.feature.clone(),
         statistic: Some(f.statistic.clone()),
