@@ -727,3 +727,81 @@ fn a_baseline_remembers_label_and_prediction() {
     assert!(!names(&two).contains(&"\"label\"".to_owned()), "the label is no feature");
     assert!(two["model"].is_object(), "model quality from the remembered roles: {two}");
 }
+
+#[test]
+fn one_drifted_column_is_dataset_drift_and_small_files_are_insufficient() {
+    let files = Files::new();
+    write_parquet(Path::new(&files.path("ref.parquet")), &table(5000, 0.0));
+    // Only `amount` moves, by 0.3 (its values span [-2, 2]): one column of four.
+    let same = table(3000, 0.0);
+    let moved = table(3000, 0.3);
+    let mut columns = same.columns().to_vec();
+    columns[0] = Arc::clone(moved.column(0));
+    let one = RecordBatch::try_new(same.schema(), columns).unwrap();
+    write_parquet(Path::new(&files.path("one.parquet")), &one);
+    let (reference, current) = (files.path("ref.parquet"), files.path("one.parquet"));
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--reference", &reference, "--current", &current];
+        args.extend_from_slice(extra);
+        driftgauge(&args)
+    };
+
+    let corrected = check(&["--format", "json"]);
+    assert_eq!(corrected.code, EXIT_DRIFT, "{}{}", corrected.stdout, corrected.stderr);
+    let report: Value = serde_json::from_str(&corrected.stdout).unwrap();
+    let dataset = &report["dataset"];
+    assert_eq!(
+        (dataset["drifted_columns"].as_u64(), dataset["columns"].as_u64()),
+        (Some(1), Some(4))
+    );
+    assert_eq!(dataset["corrected"]["alpha"], 0.05);
+    let amount = &report["columns"][0];
+    assert_eq!(amount["decision"]["test"], "ks");
+    assert_eq!(amount["decision"]["status"], "drift");
+    // Holm with one rejection among four: the level is alpha / 3.
+    let level = amount["decision"]["threshold"].as_f64().unwrap();
+    assert!((level - 0.05 / 3.0).abs() < 1e-15, "{level}");
+    assert_eq!(report["columns"][2]["decision"]["test"], "chi_square_contingency");
+
+    // The share rule (the old default) is drowned by the three stable columns.
+    let share = check(&["--numeric-test", "psi", "--threshold", "0.1", "--drift-share", "0.5"]);
+    assert_eq!(share.code, EXIT_OK, "{}{}", share.stdout, share.stderr);
+    let explicit = check(&["--decision", "share"]);
+    assert_eq!(explicit.code, EXIT_OK, "{}", explicit.stderr);
+    // A minimum effect the move does not reach keeps the column stable.
+    let effect = check(&["--min-effect", "psi=5"]);
+    assert_eq!(effect.code, EXIT_OK, "{}", effect.stderr);
+
+    // Flags of the two decisions do not mix, and Evidently mode decides its own way.
+    let mixed = check(&["--alpha", "0.01", "--drift-share", "0.5"]);
+    assert_eq!(mixed.code, EXIT_ERROR);
+    assert!(
+        mixed.stderr.contains("--alpha only apply to --decision corrected"),
+        "{}",
+        mixed.stderr
+    );
+    let mixed = check(&["--decision", "corrected", "--threshold", "0.2"]);
+    assert_eq!(mixed.code, EXIT_ERROR);
+    assert!(
+        mixed.stderr.contains("--threshold only apply to --decision share"),
+        "{}",
+        mixed.stderr
+    );
+    let evidently = check(&["--mode", "evidently", "--alpha", "0.01"]);
+    assert_eq!(evidently.code, EXIT_ERROR);
+    assert!(
+        evidently.stderr.contains("--mode evidently decides as Evidently does"),
+        "{}",
+        evidently.stderr
+    );
+
+    // Ten rows are too few for any test: said, not guessed.
+    write_parquet(Path::new(&files.path("tiny.parquet")), &table(10, 3.0));
+    let tiny =
+        driftgauge(&["check", "--reference", &reference, "--current", &files.path("tiny.parquet")]);
+    assert_eq!(tiny.code, EXIT_OK, "{}{}", tiny.stdout, tiny.stderr);
+    assert!(tiny.stdout.contains("insufficient data"), "{}", tiny.stdout);
+    // One verdict per column, and the count on the dataset line.
+    assert_eq!(tiny.stdout.matches("  insufficient  ").count(), 4, "{}", tiny.stdout);
+    assert!(tiny.stdout.contains("(4 insufficient;"), "{}", tiny.stdout);
+}

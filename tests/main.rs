@@ -5,6 +5,7 @@ mod architecture;
 mod check_properties;
 mod checkpoint;
 mod cli;
+mod detection_quality;
 mod docs;
 mod golden_drift;
 mod golden_evidently;

@@ -51,6 +51,7 @@ fn decisions(models: &[&str]) -> Vec<Decision> {
             drifted: share > 0.5,
         }],
         dataset_drift_share: share,
+        dataset_drift: None,
         quality: BTreeMap::new(),
         fairness: BTreeMap::new(),
         data_quality: BTreeMap::new(),

@@ -250,6 +250,14 @@ async fn json_models_share_a_topic_and_windows_close_on_the_watermark() {
         ),
         ("driftgauge_drift_threshold", &["model=\"alpha\"", "feature=\"c\"", "statistic=\"psi\""]),
         ("driftgauge_drift_p_value", &["model=\"alpha\"", "feature=\"x\"", "statistic=\"ks\""]),
+        // The corrected decision's series: a distance's critical value at this
+        // window's size, and whether a feature had too few values to test.
+        (
+            "driftgauge_drift_critical_value",
+            &["model=\"beta\"", "feature=\"x\"", "statistic=\"psi\""],
+        ),
+        ("driftgauge_drift_insufficient", &["model=\"alpha\"", "feature=\"x\""]),
+        ("driftgauge_dataset_drift_detected", &["model=\"beta\""]),
         ("driftgauge_dataset_drift_share_ratio", &["model=\"beta\""]),
         ("driftgauge_window_end_timestamp_seconds", &["model=\"alpha\""]),
         ("driftgauge_data_quality_ratio", &["feature=\"x\"", "check=\"missing\""]),
@@ -268,6 +276,16 @@ async fn json_models_share_a_topic_and_windows_close_on_the_watermark() {
             &["model=\"beta\"", "feature=\"x\"", "statistic=\"psi\""]
         ),
         Some(1.0)
+    );
+    assert_eq!(
+        metric_value(&body, "driftgauge_drift_insufficient", &["model=\"alpha\"", "feature=\"x\""]),
+        Some(0.0),
+        "600 events are enough to test x"
+    );
+    assert_eq!(
+        metric_value(&body, "driftgauge_dataset_drift_detected", &["model=\"beta\""]),
+        Some(1.0),
+        "one drifted feature is dataset drift"
     );
     assert_eq!(metric_value(&body, "driftgauge_events_decoded_total", &[]), Some(1_202.0));
     assert!(body.contains("# TYPE driftgauge_events_rejected_total counter"));

@@ -38,7 +38,7 @@
 //!
 //! [[alerting.policies.defaults]]
 //! name = "dataset-drift"
-//! when = { kind = "dataset_drift_share", at_least = 0.5, resolve = 0.3 }
+//! when = { kind = "dataset_drift", k = 3, n = 3 }
 //!
 //! # The fraud model also gets an accuracy rule, and its own feature-drift rule
 //! # (same name, so it replaces the default one).
@@ -83,6 +83,11 @@ pub struct WindowOutcome {
     pub features: Vec<FeatureScore>,
     /// Share of features that drifted, in `[0, 1]`; `NaN` when nothing was scored.
     pub dataset_drift_share: f64,
+    /// The window's dataset verdict (the engine's `drift.decision`: any feature
+    /// drifting under the corrected level, or the share rule); `None` when no
+    /// feature could be tested.
+    #[serde(default)]
+    pub dataset_drift: Option<DatasetVerdict>,
     /// Model-quality metrics by name (`accuracy`, `auc`, `mae`…); empty until labels join.
     pub quality: BTreeMap<String, f64>,
     /// Fairness metrics by name (`demographic_parity_difference`, `dp_ratio`…).
@@ -93,6 +98,16 @@ pub struct WindowOutcome {
     pub baseline_version: String,
     /// Link to a dashboard for this model and window, passed through to notifications.
     pub dashboard_url: Option<String>,
+}
+
+/// A window's dataset verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetVerdict {
+    /// Whether the window drifted.
+    pub drifted: bool,
+    /// The features called drifted on their deciding statistic, sorted.
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 /// One feature's score under one statistic in a window.
@@ -219,6 +234,8 @@ pub enum Condition {
     /// A statistic beyond its threshold in at least K of the last N windows, for at
     /// least M features or for one named feature.
     FeatureDrift(FeatureDriftCondition),
+    /// The window's dataset verdict was drift in at least K of the last N windows.
+    DatasetDrift(DatasetDriftCondition),
     /// The dataset drift share at or above a bound.
     DatasetDriftShare(DatasetDriftShareCondition),
     /// A model-quality metric below or above a bound.
@@ -264,6 +281,28 @@ const fn default_k() -> u32 {
 
 const fn default_n() -> u32 {
     5
+}
+
+/// `kind = "dataset_drift"`: the engine's dataset verdict in at least K of the
+/// last N windows that had one.
+///
+/// Each window's verdict is wrong with probability `drift.alpha` when nothing
+/// drifted, so requiring K of N cuts false triggers to about
+/// `C(N, K) · alpha^K` per window (3 of 3 at alpha 0.05: 1.25e-4, one false
+/// trigger in about 8,000 windows) at the price of K − 1 windows of delay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetDriftCondition {
+    /// K: windows (of the last `n` with a verdict) that must have drifted. Default: `1`.
+    #[serde(default = "one")]
+    pub k: u32,
+    /// N: how many recent windows with a verdict to look at, at most 64. Default: `1`.
+    #[serde(default = "one")]
+    pub n: u32,
+}
+
+const fn one() -> u32 {
+    1
 }
 
 /// `kind = "dataset_drift_share"`.
@@ -395,6 +434,8 @@ pub struct Decision {
 pub enum ConditionKind {
     /// [`Condition::FeatureDrift`].
     FeatureDrift,
+    /// [`Condition::DatasetDrift`].
+    DatasetDrift,
     /// [`Condition::DatasetDriftShare`].
     DatasetDriftShare,
     /// [`Condition::Quality`].
@@ -524,6 +565,10 @@ enum CompiledCondition {
         feature: Option<String>,
         resolve: Option<f64>,
     },
+    DatasetDrift {
+        k: u32,
+        n: u32,
+    },
     DatasetDriftShare(Bound),
     Metric {
         kind: ConditionKind,
@@ -595,6 +640,15 @@ fn compile_rule(rule: &RuleConfig, at: &str, problems: &mut Problems) -> Option<
                 feature: c.feature.clone(),
                 resolve: c.resolve,
             }
+        }
+        Condition::DatasetDrift(c) => {
+            if !(1..=MAX_WINDOWS).contains(&c.n) {
+                problems.push(format!("{when}.n"), format!("must be between 1 and {MAX_WINDOWS}"));
+            }
+            if c.k == 0 || c.k > c.n {
+                problems.push(format!("{when}.k"), "must be between 1 and n");
+            }
+            CompiledCondition::DatasetDrift { k: c.k, n: c.n }
         }
         Condition::DatasetDriftShare(c) => {
             // `!(x > 0.0)` rather than `x <= 0.0` so that NaN is rejected too.
@@ -945,6 +999,7 @@ fn assess(
                 *resolve,
             )
         }
+        CompiledCondition::DatasetDrift { k, n } => assess_dataset_drift(outcome, tracks, *k, *n),
         CompiledCondition::DatasetDriftShare(bound) => {
             let v = outcome.dataset_drift_share;
             let verdict = scalar_verdict(bound, v);
@@ -1096,6 +1151,73 @@ fn scalar_verdict(bound: &Bound, v: f64) -> Verdict {
     }
 }
 
+/// The history key of a `dataset_drift` rule (its only track).
+const DATASET_TRACK: &str = "dataset";
+
+fn assess_dataset_drift(
+    outcome: &WindowOutcome,
+    tracks: &mut BTreeMap<String, FeatureTrack>,
+    k: u32,
+    n: u32,
+) -> (Verdict, Evidence) {
+    let track = tracks.entry(DATASET_TRACK.to_owned()).or_default();
+    let drifted_now = outcome.dataset_drift.as_ref().map(|v| v.drifted);
+    // A window without a verdict (no feature could be tested) is no evidence:
+    // the history does not move.
+    if let Some(drifted) = drifted_now {
+        let mask = window_mask(n);
+        track.hits = ((track.hits << 1) | u64::from(drifted)) & mask;
+        track.seen = ((track.seen << 1) | 1) & mask;
+    }
+    let hits = track.hits.count_ones();
+    let verdict = match drifted_now {
+        None => Verdict::Hold,
+        Some(_) if hits >= k => Verdict::Breach,
+        Some(false) => Verdict::Recovered,
+        Some(true) => Verdict::Hold,
+    };
+    let mut signals = vec![Signal {
+        name: "dataset_drift".to_owned(),
+        statistic: None,
+        value: drifted_now.map_or(f64::NAN, |d| f64::from(u8::from(d))),
+        threshold: 1.0,
+        resolve: None,
+        breached: verdict == Verdict::Breach,
+        hits: Some(hits),
+        of: Some(n),
+    }];
+    // The features the verdict counted are the evidence a retraining job wants
+    // to see, with each of their statistics that drifted.
+    let drifted: &[String] = outcome.dataset_drift.as_ref().map_or(&[], |v| &v.features);
+    let counted = |f: &FeatureScore| f.drifted && !f.score.is_nan() && drifted.contains(&f.feature);
+    signals.extend(outcome.features.iter().filter(|f| counted(f)).map(|f| Signal {
+        name: f.feature.clone(),
+        statistic: Some(f.statistic.clone()),
+        value: f.score,
+        threshold: f.threshold,
+        resolve: None,
+        breached: true,
+        hits: None,
+        of: None,
+    }));
+    let summary = match verdict {
+        Verdict::Breach => format!(
+            "Dataset drift in {hits} of the last {n} windows{}.",
+            if drifted.is_empty() {
+                String::new()
+            } else {
+                format!("; drifted now: {}", drifted.join(", "))
+            }
+        ),
+        _ => format!("Dataset drift in {hits} of the last {n} windows (fires at {k})."),
+    };
+    // Model-level, like the share rule: no `feature` label, so the alert keeps
+    // one identity while the drifting features change.
+    let evidence =
+        Evidence { condition: ConditionKind::DatasetDrift, summary, features: Vec::new(), signals };
+    (verdict, evidence)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn assess_feature_drift(
     outcome: &WindowOutcome,
@@ -1206,6 +1328,7 @@ mod tests {
             window_end: t0() + TimeDelta::minutes(i + 1),
             features: Vec::new(),
             dataset_drift_share: 0.0,
+            dataset_drift: None,
             quality: BTreeMap::new(),
             fairness: BTreeMap::new(),
             data_quality: BTreeMap::new(),
@@ -1289,6 +1412,44 @@ mod tests {
         // 50 minutes / 10-minute cooldown: windows 0, 10, 20, 30, 40.
         assert_eq!(fires.len(), 5);
         assert_eq!(resolves, 5, "each fire resolves on the next window");
+    }
+
+    #[test]
+    fn dataset_drift_fires_on_k_of_n_verdicts_and_ignores_windows_without_one() {
+        let condition = Condition::DatasetDrift(DatasetDriftCondition { k: 2, n: 3 });
+        let mut e = engine(vec![rule("dataset", 0, condition)]);
+        // A single drifting window (a false alarm at rate alpha) does not fire; a
+        // window without a verdict neither counts nor breaks the run.
+        let verdicts = [Some(true), Some(false), Some(false), Some(true), None, Some(true)];
+        let mut all = Vec::new();
+        for (i, verdict) in verdicts.into_iter().enumerate() {
+            let mut w = window("m", i as i64);
+            w.dataset_drift =
+                verdict.map(|drifted| DatasetVerdict { drifted, features: vec!["age".to_owned()] });
+            // `income` drifted on a statistic that does not decide: not evidence.
+            w.features = vec![psi("age", 0.5), psi("income", 0.5)];
+            for d in e.evaluate(&w) {
+                all.push((i, d));
+            }
+        }
+        assert_eq!(all.len(), 1, "{all:?}");
+        let (i, fire) = &all[0];
+        assert_eq!((*i, fire.kind), (5, DecisionKind::Fire));
+        assert_eq!(fire.evidence.condition, ConditionKind::DatasetDrift);
+        assert_eq!(fire.evidence.signals[0].hits, Some(2));
+        assert!(fire.evidence.summary.ends_with("drifted now: age."), "{}", fire.evidence.summary);
+        assert_eq!(fire.evidence.signals.len(), 2, "the verdict and age's score");
+        // Back to no drift: still 2 of the last 3, then resolved below k.
+        let mut w = window("m", 6);
+        w.dataset_drift = Some(DatasetVerdict::default());
+        assert!(e.evaluate(&w).is_empty());
+        let mut w = window("m", 7);
+        w.dataset_drift = Some(DatasetVerdict::default());
+        assert_eq!(kinds(&e.evaluate(&w)), vec![DecisionKind::Resolve]);
+        // k > n is a configuration error.
+        let bad = Condition::DatasetDrift(DatasetDriftCondition { k: 4, n: 3 });
+        let config = PolicyConfig { defaults: vec![rule("x", 0, bad)], models: BTreeMap::new() };
+        assert!(PolicyEngine::new(&config).is_err());
     }
 
     #[test]

@@ -129,6 +129,60 @@ pub fn chi_square_contingency(reference: &[u64], current: &[u64]) -> (TestResult
     (TestResult { statistic, p_value }, dof)
 }
 
+/// The chi-square test of homogeneity on reference and window counts whose
+/// bins are pooled, by the reference's shares alone, so that each pooled bin
+/// expects at least `min_expected` window rows; with its degrees of freedom.
+///
+/// Bins are taken from the smallest reference share up; a bin joins the open
+/// group until the group expects `min_expected` rows, and a last group short
+/// of it joins the one before. Bins the reference never saw (categories new in
+/// the window) pool with the rarest ones. Pooling depends on the reference and
+/// the window's size only, never on the window's counts, so the test keeps its
+/// level; with every bin large enough it is `scipy.stats.chi2_contingency`
+/// (`correction=False`). `None` when the window has fewer than `min_rows`
+/// rows or fewer than two groups can be formed.
+pub fn pooled_contingency(
+    reference: &[u64],
+    current: &[u64],
+    min_rows: u64,
+    min_expected: f64,
+) -> Option<(TestResult, usize)> {
+    let (m, n) = (reference.iter().sum::<u64>(), current.iter().sum::<u64>());
+    if n < min_rows || m == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..reference.len()).collect();
+    order.sort_by_key(|&i| (reference[i], i));
+    let expected = |count: u64| n as f64 * count as f64 / m as f64;
+    let mut groups: Vec<(u64, u64)> = Vec::new();
+    let (mut open, mut open_ref) = ((0u64, 0u64), 0u64);
+    let mut has_open = false;
+    for i in order {
+        open.0 += reference[i];
+        open.1 += current[i];
+        open_ref += reference[i];
+        has_open = true;
+        if expected(open_ref) >= min_expected {
+            groups.push(open);
+            (open, open_ref, has_open) = ((0, 0), 0, false);
+        }
+    }
+    if has_open {
+        match groups.last_mut() {
+            Some(last) => {
+                last.0 += open.0;
+                last.1 += open.1;
+            }
+            None => groups.push(open),
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let (r, c): (Vec<u64>, Vec<u64>) = groups.into_iter().unzip();
+    Some(chi_square_contingency(&r, &c))
+}
+
 /// Two-proportion Z-test: `z = (p1 − p2) / sqrt(P (1 − P) (1/n1 + 1/n2))`
 /// with the pooled share `P`, reference first; two-sided
 /// `p = 2 · sf(|z|)`, which stays exact in the far tail. When both samples
@@ -216,6 +270,26 @@ mod tests {
     fn single_shared_value_z_test_is_one() {
         assert_eq!(two_proportion_z(0, 10, 0, 5).p_value, 1.0);
         assert_eq!(two_proportion_z(10, 10, 5, 5).p_value, 1.0);
+    }
+
+    #[test]
+    fn pooling_reaches_the_expected_count_and_needs_two_groups() {
+        // 50 equal categories, 30 rows: 0.6 expected each, pooled by nine
+        // (5.4), the last five (3.0) joining the fifth group.
+        let reference = vec![100u64; 50];
+        let mut current = vec![0u64; 50];
+        current[..30].fill(1);
+        let test = pooled_contingency(&reference, &current, 30, 5.0).unwrap();
+        assert_eq!(test.1, 4, "five groups of at least 5 expected rows");
+        // Large bins are left alone: scipy's chi2_contingency.
+        let (plain, dof) = chi_square_contingency(&[500, 300, 200], &[50, 30, 20]);
+        let pooled = pooled_contingency(&[500, 300, 200], &[50, 30, 20], 30, 5.0).unwrap();
+        assert_eq!((pooled.0.p_value, pooled.1), (plain.p_value, dof));
+        // Too few rows, or a single group: insufficient.
+        assert!(pooled_contingency(&[500, 300], &[10, 9], 30, 5.0).is_none());
+        assert!(pooled_contingency(&[900, 100], &[300, 3], 30, 5.0).is_some());
+        assert!(pooled_contingency(&[995, 5], &[300, 3], 30, 5.0).is_none(), "1.5 expected");
+        assert!(pooled_contingency(&[999, 1], &[30, 0], 30, 5.0).is_none());
     }
 
     proptest! {

@@ -118,6 +118,10 @@ pub enum DriftTest {
     /// Chi-square goodness-of-fit p-value; drift when `p < threshold` (default 0.05).
     #[serde(alias = "chi-square")]
     ChiSquare,
+    /// Chi-square test of homogeneity (2 × K, the reference's sampling error
+    /// included) on bins pooled to at least 5 expected window rows each (see
+    /// [`divergence::pooled_contingency`]); drift when `p < threshold` (default 0.05).
+    ChiSquareContingency,
     /// Two-proportion Z-test p-value; drift when `p < threshold` (default 0.05). Categorical only.
     Z,
 }
@@ -128,10 +132,26 @@ impl DriftTest {
         if self.is_p_value() { 0.05 } else { 0.1 }
     }
 
+    /// The statistic's name in configuration, reports and metric labels
+    /// (`psi`, `jensen_shannon`, `chi_square_contingency`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Psi => "psi",
+            Self::Kl => "kl",
+            Self::JensenShannon => "jensen_shannon",
+            Self::Hellinger => "hellinger",
+            Self::Wasserstein => "wasserstein",
+            Self::Ks => "ks",
+            Self::ChiSquare => "chi_square",
+            Self::ChiSquareContingency => "chi_square_contingency",
+            Self::Z => "z",
+        }
+    }
+
     /// Whether the statistic is a p-value (small means drift) rather than a
     /// distance (large means drift).
     pub fn is_p_value(self) -> bool {
-        matches!(self, Self::Ks | Self::ChiSquare | Self::Z)
+        matches!(self, Self::Ks | Self::ChiSquare | Self::ChiSquareContingency | Self::Z)
     }
 }
 
@@ -152,6 +172,114 @@ impl DriftRule {
     }
 }
 
+/// Fewest non-missing window values a column needs for any test. Below it a
+/// test at a corrected level has almost no power, so "no drift" would be a
+/// guess; it is also the conventional floor for the chi-square and
+/// Kolmogorov approximations.
+pub const MIN_ROWS: u64 = 30;
+
+/// Fewest window rows each pooled bin of a chi-square test must expect
+/// (Cochran's rule): below it the chi-square tail is not trustworthy at a
+/// corrected level.
+pub const MIN_EXPECTED: f64 = 5.0;
+
+/// A numeric column whose reference has a single value holding at least this
+/// share of its finite rows is tested on its bins (chi-square), not with KS:
+/// KS's p-value assumes no ties and is conservative with large atoms.
+pub const DISCRETE_ATOM_SHARE: f64 = 0.05;
+
+/// How a window's columns and the window itself are called drifted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionRule {
+    /// P-values against a corrected per-feature level; the window drifts when
+    /// any column drifts (the default).
+    #[default]
+    Corrected,
+    /// Each column's deciding statistic against a fixed threshold; the window
+    /// drifts when at least `drift_share` of its columns drift (Evidently's rule).
+    Share,
+}
+
+/// How the per-feature level is derived from `alpha`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// Holm's step-down procedure: the family-wise false-alarm rate of a
+    /// window (any false alarm) is at most `alpha` (the default).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg: the expected share of false alarms among the
+    /// drifted columns is at most `alpha` (more power with many features).
+    BenjaminiHochberg,
+}
+
+/// A minimum effect size a drifting column must also show.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinEffect {
+    /// A distance: psi, kl, jensen_shannon, hellinger or wasserstein.
+    pub statistic: DriftTest,
+    /// The column drifts only when the distance is at least this.
+    pub at_least: f64,
+}
+
+/// A column's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The column drifted.
+    Drift,
+    /// The column was tested and did not drift.
+    #[default]
+    Stable,
+    /// The window holds too little of the column for its test: no verdict.
+    Insufficient,
+}
+
+/// The window-level outcome of the corrected decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CorrectedVerdict {
+    /// The false-alarm budget of one window of one model.
+    pub alpha: f64,
+    /// Holm or Benjamini–Hochberg.
+    pub correction: Correction,
+    /// The per-feature level: a decided column drifts when its p-value is at
+    /// or below it.
+    pub level: f64,
+    /// Columns tested (not insufficient).
+    pub decided_columns: usize,
+    /// Columns too small for their test.
+    pub insufficient_columns: usize,
+    /// The minimum effect also required, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_effect: Option<MinEffect>,
+}
+
+/// How a critical value was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticalMethod {
+    /// The chi-square approximation (every bin expects at least 5 rows on both sides).
+    ChiSquare,
+    /// A seeded simulation from the reference profile.
+    Simulation,
+}
+
+/// The value of a distance that a window of this size exceeds with
+/// probability `level` when nothing drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CriticalValue {
+    /// The distance.
+    pub statistic: DriftTest,
+    /// Its critical value.
+    pub value: f64,
+    /// The false-alarm probability it stands for (the per-feature level).
+    pub level: f64,
+    /// Approximation or simulation.
+    pub method: CriticalMethod,
+}
+
 /// How drift is measured and decided.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -164,8 +292,20 @@ pub struct DriftOptions {
     pub numeric_rule: DriftRule,
     /// Deciding rule for categorical columns (default PSI ≥ 0.1).
     pub categorical_rule: DriftRule,
-    /// The dataset drifts when at least this share of columns drift (default 0.5).
+    /// The dataset drifts when at least this share of columns drift (default
+    /// 0.5); the share rule only.
     pub drift_share: f64,
+    /// How columns and windows are decided (default
+    /// [`DecisionRule::Corrected`]); the rules above apply to
+    /// [`DecisionRule::Share`] only.
+    pub decision: DecisionRule,
+    /// The false-alarm budget of one window of one model (default 0.05); see
+    /// [`crate::decision`].
+    pub alpha: f64,
+    /// How `alpha` becomes a per-feature level (default Holm).
+    pub correction: Correction,
+    /// A distance a drifting column must also reach (default none).
+    pub min_effect: Option<MinEffect>,
 }
 
 impl Default for DriftOptions {
@@ -176,6 +316,31 @@ impl Default for DriftOptions {
             numeric_rule: DriftRule::new(DriftTest::Psi),
             categorical_rule: DriftRule::new(DriftTest::Psi),
             drift_share: 0.5,
+            decision: DecisionRule::Corrected,
+            alpha: 0.05,
+            correction: Correction::Holm,
+            min_effect: None,
+        }
+    }
+}
+
+impl DriftOptions {
+    /// Whether Wasserstein's null distribution is needed: it decides under the
+    /// share rule, or it is the minimum effect.
+    pub(crate) fn wants_wasserstein(&self) -> bool {
+        (self.decision == DecisionRule::Share && self.numeric_rule.test == DriftTest::Wasserstein)
+            || self.min_effect.is_some_and(|e| e.statistic == DriftTest::Wasserstein)
+    }
+
+    /// The share rule with `numeric` and `categorical` deciding, the other
+    /// settings at their defaults: the decision before the corrected one.
+    pub fn share(numeric: DriftRule, categorical: DriftRule, drift_share: f64) -> Self {
+        Self {
+            numeric_rule: numeric,
+            categorical_rule: categorical,
+            drift_share,
+            decision: DecisionRule::Share,
+            ..Self::default()
         }
     }
 }
@@ -192,6 +357,20 @@ impl DriftOptions {
         }
         if !(self.drift_share > 0.0 && self.drift_share <= 1.0) {
             return bad("drift_share", format!("{} is not in (0, 1]", self.drift_share));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return bad("alpha", format!("{} is not in (0, 1)", self.alpha));
+        }
+        if let Some(effect) = self.min_effect {
+            if effect.statistic.is_p_value() {
+                return bad("min_effect", "the minimum effect is a distance, not a test".into());
+            }
+            if !(effect.at_least >= 0.0 && effect.at_least.is_finite()) {
+                return bad(
+                    "min_effect",
+                    format!("{} must be finite and non-negative", effect.at_least),
+                );
+            }
         }
         if self.numeric_rule.test == DriftTest::Z {
             return bad("numeric_rule", "the Z-test applies to categorical columns only".into());
@@ -482,6 +661,8 @@ pub struct NumericAccumulator {
     /// `None` when the reference has no finite value: KS and Wasserstein are
     /// then not computed, and no values are kept.
     grid: Option<Arc<Grid>>,
+    /// The reference has a large atom: decided on its bins, not with KS.
+    discrete: bool,
     options: WindowOptions,
     counts: ThresholdCounts,
     values: Values,
@@ -514,6 +695,7 @@ impl NumericAccumulator {
         Self {
             thresholds,
             grid: Grid::new(profile.sample.values(), options.grid_cells.max(1)).map(Arc::new),
+            discrete: sample::largest_tie_share(profile.sample.values()) >= DISCRETE_ATOM_SHARE,
             options: *options,
             counts,
             values: Values::Exact(Vec::new()),
@@ -592,7 +774,7 @@ impl NumericAccumulator {
     }
 
     fn update(&mut self, column: &str, array: &dyn Array) -> Result<()> {
-        let Self { thresholds, grid, options, counts, values, scratch, finite } = self;
+        let Self { thresholds, grid, options, counts, values, scratch, finite, .. } = self;
         column::for_each_f64_chunk(column, array, scratch, |chunk, validity| {
             counts.update(chunk, validity, thresholds);
             let Some(grid) = grid else { return };
@@ -717,7 +899,12 @@ impl NumericAccumulator {
             }
             _ => {}
         }
-        report.decide(options.numeric_rule);
+        if options.wants_wasserstein() {
+            let n = report.current_counts.iter().sum::<u64>();
+            report.wasserstein_null = Some(wasserstein_null(reference, std, n));
+        }
+        let test = if self.discrete { DriftTest::ChiSquareContingency } else { DriftTest::Ks };
+        report.decide(options, options.numeric_rule, test);
         report
     }
 }
@@ -739,6 +926,26 @@ fn to_grid(grid: &Grid, values: &mut Vec<f64>) -> Box<GridCounts> {
     counts.add(grid, values);
     *values = Vec::new();
     counts
+}
+
+/// Sorted bootstrap draws of the normed Wasserstein distance under no drift
+/// for a window of `n` values: `n' = min(n, 1000)` values drawn from the
+/// reference 1,000 times (seeded by the sizes), each distance scaled by
+/// `sqrt(n' (1/n + 1/m))` (W1 shrinks as `1/sqrt(n)`, and the reference's own
+/// noise adds `1/m`) and divided by `max(std, 0.001)` as the report's is.
+fn wasserstein_null(reference: &SortedSample, std: f64, n: u64) -> Vec<f64> {
+    let m = reference.count();
+    if reference.values().len() < 2 || n == 0 {
+        return Vec::new();
+    }
+    let size = n.min(1000) as usize;
+    let scale = (size as f64 * (1.0 / n as f64 + 1.0 / m as f64)).sqrt() / std.max(0.001);
+    let mut values = sample::wasserstein_bootstrap(reference.values(), size, 1000, n ^ (m << 20));
+    for v in &mut values {
+        *v *= scale;
+    }
+    values.sort_by(f64::total_cmp);
+    values
 }
 
 fn ks_report(reference: &SortedSample, current: &[f64], method: KsMethod) -> KsReport {
@@ -916,7 +1123,7 @@ impl CategoricalAccumulator {
                 n_cur,
             ));
         }
-        report.decide(options.categorical_rule);
+        report.decide(options, options.categorical_rule, DriftTest::ChiSquareContingency);
         report
     }
 }
@@ -956,6 +1163,13 @@ fn binned_report(
     let (test, dof) = divergence::chi_square_contingency(reference_counts, current_counts);
     report.chi_square_contingency =
         Some(ContingencyTest { statistic: test.statistic, p_value: test.p_value, dof });
+    report.chi_square_pooled =
+        divergence::pooled_contingency(reference_counts, current_counts, MIN_ROWS, MIN_EXPECTED)
+            .map(|(test, dof)| ContingencyTest {
+                statistic: test.statistic,
+                p_value: test.p_value,
+                dof,
+            });
     report
 }
 
@@ -1040,10 +1254,15 @@ pub struct Decision {
     /// Its value; absent when it could not be computed (e.g. an empty window).
     #[serde(default, with = "crate::json::option_float")]
     pub score: Option<f64>,
-    /// The threshold it was compared with.
+    /// The threshold it was compared with: under the corrected rule, the
+    /// window's per-feature level (a p-value at or below it drifts).
     pub threshold: f64,
     /// Whether the column drifted.
     pub drifted: bool,
+    /// Drift, stable, or insufficient (too little data for the test; the
+    /// corrected rule only). Absent from reports of the share rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
 }
 
 /// Everything measured for one column in one window. Statistics that cannot
@@ -1087,6 +1306,10 @@ pub struct ColumnDrift {
     pub chi_square: Option<TestResult>,
     /// Chi-square test of homogeneity on the 2 × K table.
     pub chi_square_contingency: Option<ContingencyTest>,
+    /// The same test on bins pooled to at least 5 expected window rows each
+    /// ([`divergence::pooled_contingency`]); absent when the window is too small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chi_square_pooled: Option<ContingencyTest>,
     /// Two-sample KS test (numeric).
     pub ks: Option<KsReport>,
     /// Wasserstein-1 distance (numeric), in the column's units.
@@ -1108,6 +1331,14 @@ pub struct ColumnDrift {
     pub approximate: Option<Approximation>,
     /// The drift decision.
     pub decision: Decision,
+    /// Critical values of the distances at the window's size and per-feature
+    /// level, set by [`crate::decision::attach_critical_values`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub critical_values: Vec<CriticalValue>,
+    /// Sorted bootstrap draws of the normed Wasserstein distance under no
+    /// drift, when the options need its critical value (not serialised).
+    #[serde(skip)]
+    pub(crate) wasserstein_null: Option<Vec<f64>>,
 }
 
 /// Why a comparison against a stored baseline is approximate (see the module
@@ -1166,6 +1397,7 @@ impl ColumnDrift {
             hellinger: None,
             chi_square: None,
             chi_square_contingency: None,
+            chi_square_pooled: None,
             ks: None,
             wasserstein: None,
             wasserstein_normed: None,
@@ -1177,7 +1409,10 @@ impl ColumnDrift {
                 score: None,
                 threshold: 0.0,
                 drifted: false,
+                status: None,
             },
+            critical_values: Vec::new(),
+            wasserstein_null: None,
         }
     }
 
@@ -1191,16 +1426,64 @@ impl ColumnDrift {
             DriftTest::Wasserstein => self.wasserstein_normed,
             DriftTest::Ks => self.ks.map(|k| k.test.p_value),
             DriftTest::ChiSquare => self.chi_square.map(|c| c.p_value),
+            DriftTest::ChiSquareContingency => self.chi_square_pooled.map(|c| c.p_value),
             DriftTest::Z => self.z.map(|z| z.p_value),
         }
     }
 
-    fn decide(&mut self, rule: DriftRule) {
-        let score = self.score(rule.test).filter(|s| !s.is_nan());
-        let drifted = score.is_some_and(|s| {
-            if rule.test.is_p_value() { s < rule.threshold } else { s >= rule.threshold }
-        });
-        self.decision = Decision { test: rule.test, score, threshold: rule.threshold, drifted };
+    /// The column's decision on its own: under the share rule, `rule`; under
+    /// the corrected rule, `test` at level `alpha`, as in a window of one
+    /// column ([`crate::decision::decide_window`] then decides the whole window).
+    fn decide(&mut self, options: &DriftOptions, rule: DriftRule, test: DriftTest) {
+        if options.decision == DecisionRule::Share {
+            let score = self.score(rule.test).filter(|s| !s.is_nan());
+            let drifted = score.is_some_and(|s| {
+                if rule.test.is_p_value() { s < rule.threshold } else { s >= rule.threshold }
+            });
+            self.decision = Decision {
+                test: rule.test,
+                score,
+                threshold: rule.threshold,
+                drifted,
+                status: None,
+            };
+            return;
+        }
+        let rows = self.current_counts.iter().sum::<u64>();
+        let score = self.score(test).filter(|s| !s.is_nan());
+        let status =
+            if rows < MIN_ROWS || score.is_none() { Status::Insufficient } else { Status::Stable };
+        self.decision = Decision {
+            test,
+            score,
+            threshold: options.alpha,
+            drifted: false,
+            status: Some(status),
+        };
+        self.decide_at(options.alpha, options.min_effect);
+    }
+
+    /// Applies the corrected decision at per-feature `level` (see
+    /// [`crate::decision::decide_window`]); an insufficient column stays so.
+    pub(crate) fn decide_at(&mut self, level: f64, min_effect: Option<MinEffect>) {
+        let distance = |test: DriftTest| match test {
+            DriftTest::Psi => self.psi,
+            DriftTest::Kl => self.kl_reference_current,
+            DriftTest::JensenShannon => self.jensen_shannon,
+            DriftTest::Hellinger => self.hellinger,
+            DriftTest::Wasserstein => self.wasserstein_normed,
+            _ => None,
+        };
+        let large_enough = min_effect
+            .is_none_or(|e| distance(e.statistic).is_some_and(|v| !v.is_nan() && v >= e.at_least));
+        let d = &mut self.decision;
+        d.threshold = level;
+        if d.status == Some(Status::Insufficient) {
+            d.drifted = false;
+            return;
+        }
+        d.drifted = large_enough && d.score.is_some_and(|p| p <= level);
+        d.status = Some(if d.drifted { Status::Drift } else { Status::Stable });
     }
 }
 
@@ -1211,12 +1494,17 @@ pub struct DatasetDrift {
     pub columns: usize,
     /// Columns that drifted.
     pub drifted_columns: usize,
-    /// `drifted_columns / columns` (0 when no column was compared).
+    /// `drifted_columns / columns` (0 when no column was compared); under the
+    /// corrected rule, over the decided columns.
     pub share: f64,
-    /// The share that counts as dataset drift.
+    /// The share that counts as dataset drift; under the corrected rule, `alpha`.
     pub threshold: f64,
-    /// Whether `share >= threshold`.
+    /// Share rule: whether `share >= threshold`. Corrected rule: whether any
+    /// column drifted under the per-feature level.
     pub drifted: bool,
+    /// The corrected rule's level and counts; absent under the share rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<CorrectedVerdict>,
 }
 
 impl DatasetDrift {
@@ -1234,6 +1522,16 @@ impl DatasetDrift {
             share,
             threshold: drift_share,
             drifted: columns > 0 && share >= drift_share,
+            corrected: None,
+        }
+    }
+
+    /// Whether the window could be decided at all: some column was scored
+    /// (share rule) or tested (corrected rule).
+    pub fn is_decided(&self) -> bool {
+        match &self.corrected {
+            Some(c) => c.decided_columns > 0,
+            None => self.columns > 0,
         }
     }
 }

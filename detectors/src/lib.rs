@@ -21,6 +21,10 @@
 //!   a restored accumulator finishes exactly like the original.
 //! * **Baselines are data.** A [`baseline::Profile`] is fitted once from reference data,
 //!   serialised to JSON with a format version, and compared against many windows.
+//! * **Decisions with a stated false-alarm rate.** By default a column drifts when its
+//!   test's p-value is below the per-feature level that keeps the false-alarm rate of a
+//!   window at `alpha` (Holm or Benjamini–Hochberg over the window's columns), and a column
+//!   too small for its test is insufficient rather than stable ([`decision`]).
 //! * **Two contracts.** The default *reference-fitted* mode bins numeric columns on the
 //!   reference deciles so a baseline can be precomputed; the Evidently-compatible mode
 //!   reproduces Evidently 0.7's `DataDriftPreset` choices exactly on raw samples.
@@ -32,6 +36,7 @@
 
 pub mod baseline;
 pub mod column;
+pub mod decision;
 pub mod divergence;
 pub mod drift;
 pub mod error;

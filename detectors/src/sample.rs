@@ -247,10 +247,133 @@ fn from_order_key(key: u64) -> f64 {
     f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
 }
 
+/// The share of the rows held by the most frequent value of a sorted sample
+/// (0 for an empty one): how tied the sample is.
+pub fn largest_tie_share(sorted: &[f64]) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let (mut run, mut longest) = (1usize, 1usize);
+    for w in sorted.windows(2) {
+        run = if w[0] == w[1] { run + 1 } else { 1 };
+        longest = longest.max(run);
+    }
+    longest as f64 / sorted.len() as f64
+}
+
+/// Wasserstein-1 distances between the sorted `reference` and `draws`
+/// resamples of `size` values drawn from it with replacement, seeded by
+/// `seed` (a bootstrap of the distance under no drift).
+pub fn wasserstein_bootstrap(reference: &[f64], size: usize, draws: usize, seed: u64) -> Vec<f64> {
+    if reference.is_empty() || size == 0 {
+        return Vec::new();
+    }
+    let mut rng = SplitMix::new(seed);
+    let mut draw = vec![0.0; size];
+    (0..draws)
+        .map(|_| {
+            for x in &mut draw {
+                *x = reference[rng.below(reference.len())];
+            }
+            sort_finite(&mut draw);
+            wasserstein(reference, &draw)
+        })
+        .collect()
+}
+
+/// SplitMix64 with binomial and multinomial draws: simulations are seeded
+/// from their inputs, so a report never depends on when or where it was made.
+pub(crate) struct SplitMix(u64);
+
+impl SplitMix {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub(crate) fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        ((self.uniform() * n as f64) as usize).min(n - 1)
+    }
+
+    pub(crate) fn normal(&mut self) -> f64 {
+        let (u, v) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// Binomial(n, p): inversion for small means, a rounded normal (continuity
+    /// corrected, clamped) beyond 50 expected successes and failures.
+    pub(crate) fn binomial(&mut self, n: u64, p: f64) -> u64 {
+        if n == 0 || p <= 0.0 {
+            return 0;
+        }
+        if p >= 1.0 {
+            return n;
+        }
+        let mean = n as f64 * p;
+        if mean.min(n as f64 - mean) > 50.0 {
+            let x = mean + (mean * (1.0 - p)).sqrt() * self.normal();
+            return x.round().clamp(0.0, n as f64) as u64;
+        }
+        if p > 0.5 {
+            return n - self.binomial(n, 1.0 - p);
+        }
+        // Inversion: walk the CDF from 0 (mean at most 50 here, so short).
+        let q = 1.0 - p;
+        let mut pmf = q.powf(n as f64);
+        if pmf == 0.0 {
+            let x = mean + (mean * q).sqrt() * self.normal();
+            return x.round().clamp(0.0, n as f64) as u64;
+        }
+        let u = self.uniform();
+        let (mut k, mut cdf) = (0u64, pmf);
+        while u > cdf && k < n {
+            pmf *= (n - k) as f64 / (k + 1) as f64 * p / q;
+            k += 1;
+            cdf += pmf;
+        }
+        k
+    }
+
+    /// Multinomial(n, shares) into `out`, by conditional binomials.
+    pub(crate) fn multinomial(&mut self, n: u64, shares: &[f64], out: &mut [u64]) {
+        let (mut left, mut mass) = (n, 1.0);
+        for (slot, &share) in out.iter_mut().zip(shares) {
+            let p = if mass > 0.0 { (share / mass).clamp(0.0, 1.0) } else { 0.0 };
+            *slot = self.binomial(left, p);
+            left -= *slot;
+            mass -= share;
+        }
+        if let Some(last) = out.iter_mut().rev().find(|_| true) {
+            *last += left;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn tie_share_is_the_largest_atom() {
+        assert_eq!(largest_tie_share(&[0.0, 1.0, 1.0, 2.0]), 0.5);
+        let continuous: Vec<f64> = (0..1000).map(f64::from).collect();
+        assert_eq!(largest_tie_share(&continuous), 0.001);
+        let ties: Vec<f64> = (0..1000).map(|i| f64::from(i / 50)).collect();
+        assert_eq!(largest_tie_share(&ties), 0.05, "20 values of 5% each");
+        assert_eq!(largest_tie_share(&[]), 0.0);
+    }
 
     #[test]
     fn quantile_matches_numpy() {

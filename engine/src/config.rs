@@ -18,6 +18,7 @@ use std::time::Duration;
 use driftgauge_alerting::alertmanager::AlertmanagerConfig;
 use driftgauge_alerting::policy::PolicyConfig;
 use driftgauge_alerting::webhook::WebhookConfig;
+use driftgauge_detectors::decision::{Correction, DecisionRule, MinEffect};
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::ks::KsMethod;
 use driftgauge_detectors::quality::PositiveLabel;
@@ -295,6 +296,18 @@ pub struct DriftConfig {
     pub ks_method: KsMethod,
     /// Statistics exported per feature. Default psi, ks, wasserstein, jensen_shannon, chi_square.
     pub statistics: Vec<DriftTest>,
+    /// `corrected` (p-values at a per-feature level keeping the window's
+    /// false-alarm rate at `alpha`) or `share` (the tests and thresholds
+    /// above, and `drift_share`). Default `corrected`.
+    pub decision: DecisionRule,
+    /// The false-alarm budget of one window of one model. Default 0.05.
+    pub alpha: f64,
+    /// `holm` (family-wise) or `benjamini_hochberg` (false discovery). Default `holm`.
+    pub correction: Correction,
+    /// A distance a drifting feature must also reach; absent by default.
+    /// Example `{ statistic = "psi", at_least = 0.1 }`.
+    #[serde(default)]
+    pub min_effect: Option<MinEffect>,
 }
 
 /// Fairness settings.
@@ -377,8 +390,9 @@ pub struct AlertingConfig {
     /// `https://grafana.example.com/d/driftgauge?var-model={model}&from={start_ms}&to={end_ms}`.
     #[serde(default)]
     pub dashboard_url: Option<String>,
-    /// Windows with fewer events are not evaluated: their statistics are noise (the
-    /// first window after a start, a quiet hour) and would fire rules. Default 100.
+    /// Windows with fewer events are not evaluated. Default 30: under the corrected
+    /// decision a feature with fewer than 30 values is insufficient, so a smaller window
+    /// decides nothing; larger ones are tested at the false-alarm budget already.
     #[serde(default = "default_min_window_events")]
     pub min_window_events: u64,
     /// The rules (`[[alerting.policies.defaults]]`, `[[alerting.policies.models.NAME.rules]]`).
@@ -393,7 +407,7 @@ pub struct AlertingConfig {
 }
 
 const fn default_min_window_events() -> u64 {
-    100
+    driftgauge_detectors::decision::MIN_ROWS
 }
 
 /// Placeholders of `alerting.dashboard_url`.
@@ -1081,7 +1095,28 @@ fn drift_options(
         numeric_rule: rule(d.numeric_test, d.numeric_threshold),
         categorical_rule: rule(d.categorical_test, d.categorical_threshold),
         drift_share: d.drift_share,
+        decision: d.decision,
+        alpha: d.alpha,
+        correction: d.correction,
+        min_effect: d.min_effect,
     };
+    if !(d.alpha > 0.0 && d.alpha < 1.0) {
+        check.fail("drift.alpha", format!("{} is not in (0, 1)", d.alpha));
+    }
+    if let Some(effect) = d.min_effect {
+        if effect.statistic.is_p_value() {
+            check.fail(
+                "drift.min_effect.statistic",
+                "must be a distance: psi, kl, jensen_shannon, hellinger or wasserstein".into(),
+            );
+        }
+        if !(effect.at_least >= 0.0 && effect.at_least.is_finite()) {
+            check.fail(
+                "drift.min_effect.at_least",
+                format!("{} must be finite and non-negative", effect.at_least),
+            );
+        }
+    }
     if !(d.epsilon > 0.0 && d.epsilon < 1.0) {
         check.fail("drift.epsilon", format!("{} is not in (0, 1)", d.epsilon));
     }
@@ -1108,7 +1143,15 @@ fn drift_options(
         }
     }
     let mut statistics = Vec::new();
-    for test in d.statistics.iter().chain([&d.numeric_test, &d.categorical_test]) {
+    // The statistics that decide are always exported: the share rule's
+    // configured tests, or the corrected rule's KS and pooled chi-square,
+    // and the minimum effect's distance.
+    let deciding = match d.decision {
+        DecisionRule::Share => [d.numeric_test, d.categorical_test],
+        DecisionRule::Corrected => [DriftTest::Ks, DriftTest::ChiSquareContingency],
+    };
+    let effect = d.min_effect.map(|e| e.statistic);
+    for test in d.statistics.iter().chain(&deciding).chain(effect.iter()) {
         if !statistics.contains(test) {
             statistics.push(*test);
         }
@@ -1411,5 +1454,30 @@ mod tests {
         assert_eq!(errors.0[0].key, "drift.numeric_threshold");
         let errors = load("[window\n", &[]).unwrap_err();
         assert_eq!(errors.0[0].key, "test.toml");
+    }
+
+    #[test]
+    fn the_corrected_decision_is_the_default_and_its_settings_are_checked() {
+        let config = Config::defaults();
+        assert_eq!(config.drift.decision, DecisionRule::Corrected);
+        assert_eq!((config.drift.alpha, config.drift.correction), (0.05, Correction::Holm));
+        // Its deciding tests are exported even when drift.statistics omits them.
+        assert!(config.statistics.contains(&DriftTest::ChiSquareContingency));
+        assert_eq!(config.alerting.min_window_events, 30);
+        let errors = load(
+            "[drift]\nalpha = 1.5\nmin_effect = { statistic = \"ks\", at_least = -1.0 }\n",
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["drift.alpha", "drift.min_effect.statistic", "drift.min_effect.at_least"]
+        );
+        let share =
+            load("[drift]\ndecision = \"share\"\ncorrection = \"benjamini_hochberg\"\n", &[])
+                .unwrap();
+        assert_eq!(share.drift.decision, DecisionRule::Share);
+        assert_eq!(share.drift.correction, Correction::BenjaminiHochberg);
     }
 }

@@ -105,6 +105,7 @@ pub fn fire_and_resolve() -> (Decision, Decision) {
             drifted: share > 0.5,
         }],
         dataset_drift_share: share,
+        dataset_drift: None,
         quality: BTreeMap::new(),
         fairness: BTreeMap::new(),
         data_quality: BTreeMap::new(),

@@ -47,6 +47,7 @@
 //! | rule kind | values from the window |
 //! | --- | --- |
 //! | `feature_drift` | each exported statistic of each feature with its threshold and verdict (p-value tests as p-values) |
+//! | `dataset_drift` | the window's dataset verdict under `drift.decision` (none, so no change, when no feature could be tested) |
 //! | `dataset_drift_share` | the share of drifted features (`NaN`, so no change, when no feature was scored) |
 //! | `fairness` | `<metric>`: the worst over the sensitive attributes (largest difference, smallest ratio); `<attribute>.<metric>` for one attribute |
 //! | `data_quality` | per feature: the share of values missing, out of the baseline's range or of unseen categories |
@@ -64,8 +65,8 @@ use driftgauge_alerting::alertmanager::{AlertmanagerHandle, AlertmanagerPusher};
 use driftgauge_alerting::observe::DeliveryObserver;
 use driftgauge_alerting::outbox::{OutboxMessage, OutboxStore};
 use driftgauge_alerting::policy::{
-    Decision, DecisionKind, FeatureScore, PolicyConfig, PolicyEngine, PolicyState, Severity,
-    WindowOutcome,
+    DatasetVerdict, Decision, DecisionKind, FeatureScore, PolicyConfig, PolicyEngine, PolicyState,
+    Severity, WindowOutcome,
 };
 use driftgauge_alerting::webhook::{AttemptFailure, WebhookDelivery, WebhookHandle};
 use driftgauge_detectors::json::NonFinite;
@@ -641,11 +642,20 @@ pub fn window_outcome(report: &WindowReport, dashboard_url: Option<&str>) -> Opt
         window_start,
         window_end,
         features,
-        dataset_drift_share: if report.dataset.columns == 0 {
-            f64::NAN
-        } else {
+        dataset_drift_share: if report.dataset.is_decided() {
             report.dataset.share
+        } else {
+            f64::NAN
         },
+        dataset_drift: report.dataset.is_decided().then(|| DatasetVerdict {
+            drifted: report.dataset.drifted,
+            features: report
+                .columns
+                .iter()
+                .filter(|c| c.decision.drifted)
+                .map(|c| c.column.clone())
+                .collect(),
+        }),
         quality: BTreeMap::new(),
         fairness,
         data_quality,
@@ -704,6 +714,7 @@ impl DeliveryObserver for Observer {
 mod tests {
     use super::*;
     use driftgauge_alerting::policy::{Condition, DatasetDriftShareCondition, RuleConfig};
+    use driftgauge_detectors::decision::Status;
 
     fn rule(name: &str, severity: Severity) -> RuleConfig {
         RuleConfig {
@@ -804,7 +815,11 @@ mod tests {
         assert_eq!(outcome.fairness["demographic_parity_difference"], 1.0);
         assert_eq!(outcome.fairness["demographic_parity_ratio"], 0.0);
         assert!(!outcome.fairness.contains_key("equal_opportunity_ratio"), "no ground truth");
-        assert_eq!(outcome.dataset_drift_share, report.dataset.share);
+        // Only 20 of the 40 events have an x: too few for its test (30), so the
+        // window has no verdict, and the dataset rules see nothing to act on.
+        assert_eq!(report.columns[0].decision.status, Some(Status::Insufficient));
+        assert!(outcome.dataset_drift_share.is_nan());
+        assert_eq!(outcome.dataset_drift, None);
         assert!(outcome.quality.is_empty());
     }
 

@@ -11,6 +11,7 @@ use driftgauge_detectors::baseline::{
     self, ColumnProfile, ColumnProfileBuilder, Profile, ProfileOptions,
 };
 use driftgauge_detectors::column::{self, ColumnKind};
+use driftgauge_detectors::decision;
 use driftgauge_detectors::drift::{
     ColumnAccumulator, ColumnDrift, DatasetDrift, DriftOptions, WindowOptions,
 };
@@ -196,14 +197,12 @@ pub fn check_against(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let columns = profiles
+    let mut columns = profiles
         .par_iter()
         .map(|profile| compare_column(profile, current, &options.drift))
         .collect::<Result<Vec<_>, _>>()?;
-    let dataset = DatasetDrift::from_decisions(
-        columns.iter().map(|c| c.decision.drifted),
-        options.drift.drift_share,
-    );
+    let dataset = decision::decide_window(&mut columns, &options.drift);
+    decision::attach_critical_values(&mut columns, &dataset, &options.drift);
     Ok(CheckReport {
         mode: "default",
         reference: reference.to_owned(),

@@ -1,5 +1,6 @@
 //! Human-readable rendering of a check report (JSON is the report's serde form).
 
+use driftgauge_detectors::decision::{Correction, Status};
 use driftgauge_detectors::drift::{Approximation, ColumnDrift};
 
 use crate::batch::check::{CheckReport, ColumnReports, EvidentlyColumn};
@@ -39,14 +40,36 @@ pub fn table(report: &CheckReport) -> String {
         )),
     }
     let d = &report.dataset;
-    out.push_str(&format!(
-        "\ndataset drift: {} of {} columns drifted ({:.1}%, threshold {:.1}%): {}\n",
-        d.drifted_columns,
-        d.columns,
-        d.share * 100.0,
-        d.threshold * 100.0,
-        if d.drifted { "DRIFT" } else { "no drift" }
-    ));
+    match &d.corrected {
+        None => out.push_str(&format!(
+            "\ndataset drift: {} of {} columns drifted ({:.1}%, threshold {:.1}%): {}\n",
+            d.drifted_columns,
+            d.columns,
+            d.share * 100.0,
+            d.threshold * 100.0,
+            if d.drifted { "DRIFT" } else { "no drift" }
+        )),
+        Some(c) => out.push_str(&format!(
+            "\ndataset drift: {} of {} columns drifted ({} insufficient; {}, alpha {}: \
+             a column drifts at p <= {}): {}\n",
+            d.drifted_columns,
+            d.columns,
+            c.insufficient_columns,
+            match c.correction {
+                Correction::Holm => "Holm",
+                Correction::BenjaminiHochberg => "Benjamini-Hochberg",
+            },
+            c.alpha,
+            number(Some(c.level)),
+            if d.drifted {
+                "DRIFT"
+            } else if c.decided_columns == 0 {
+                "insufficient data"
+            } else {
+                "no drift"
+            }
+        )),
+    }
     for skipped in &report.skipped {
         out.push_str(&format!(
             "skipped `{}` ({}): {}\n",
@@ -86,10 +109,14 @@ fn default_row(c: &ColumnDrift) -> Vec<String> {
     vec![
         c.column.clone(),
         c.kind.name().to_owned(),
-        format!("{:?}", c.decision.test).to_lowercase(),
+        c.decision.test.name().to_owned(),
         number(c.decision.score),
         number(Some(c.decision.threshold)),
-        verdict(c.decision.drifted),
+        if c.decision.status == Some(Status::Insufficient) {
+            "insufficient".into()
+        } else {
+            verdict(c.decision.drifted)
+        },
         number(c.psi),
         number(c.ks.map(|k| k.test.p_value)),
         number(c.wasserstein_normed),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use driftgauge_detectors::baseline::{ProfileOptions, Roles};
+use driftgauge_detectors::decision::{Correction, DecisionRule, MinEffect};
 use driftgauge_detectors::drift::{DriftOptions, DriftRule, DriftTest};
 use driftgauge_detectors::json::NonFinite;
 use driftgauge_detectors::ks::KsMethod;
@@ -86,19 +87,33 @@ pub(super) struct CheckArgs {
     /// Groups with fewer rows are shown but left out of fairness differences.
     #[arg(long, default_value_t = 30)]
     min_group_size: u64,
-    /// Statistic deciding drift of numeric columns [default: psi] (default mode only).
+    /// How drift is decided: `corrected` (each column's test against the level that keeps
+    /// the false-alarm rate at --alpha; the dataset drifts when any column does) or `share`
+    /// (--numeric-test / --categorical-test against --threshold, and --drift-share).
+    /// Default: `share` when any of those four flags is given, else `corrected`.
+    #[arg(long, value_enum)]
+    decision: Option<DecisionArg>,
+    /// False-alarm budget of the whole check (corrected decision) [default: 0.05].
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// How --alpha becomes a per-column level: holm (family-wise) or bh (false discovery rate) [default: holm].
+    #[arg(long, value_enum)]
+    correction: Option<CorrectionArg>,
+    /// A distance a drifting column must also reach, e.g. `psi=0.1` (corrected decision).
+    #[arg(long, value_parser = parse_min_effect)]
+    min_effect: Option<MinEffect>,
+    /// Share decision: statistic deciding drift of numeric columns [default: psi].
     #[arg(long, value_enum)]
     numeric_test: Option<TestArg>,
-    /// Statistic deciding drift of categorical columns [default: psi] (default mode only).
+    /// Share decision: statistic deciding drift of categorical columns [default: psi].
     #[arg(long, value_enum)]
     categorical_test: Option<TestArg>,
-    /// Threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values;
-    /// default mode only).
+    /// Share decision: threshold for the deciding statistics (default: 0.1 for distances, 0.05 for p-values).
     #[arg(long)]
     threshold: Option<f64>,
-    /// Share of drifted columns at which the dataset counts as drifted.
-    #[arg(long, default_value_t = 0.5)]
-    drift_share: f64,
+    /// Share decision: share of drifted columns at which the dataset counts as drifted [default: 0.5].
+    #[arg(long)]
+    drift_share: Option<f64>,
     /// Proportion replacing empty bins in PSI and KL [default: 0.0001] (default mode only).
     #[arg(long)]
     epsilon: Option<f64>,
@@ -227,7 +242,37 @@ enum TestArg {
     Ks,
     #[value(alias = "chi-square")]
     ChiSquare,
+    ChiSquareContingency,
     Z,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DecisionArg {
+    Corrected,
+    Share,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CorrectionArg {
+    Holm,
+    Bh,
+}
+
+/// `psi=0.1`: a distance and the value it must reach.
+fn parse_min_effect(text: &str) -> Result<MinEffect, String> {
+    let (name, value) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not STATISTIC=VALUE"))?;
+    let test = TestArg::from_str(name, true).map(DriftTest::from)?;
+    if test.is_p_value() {
+        return Err(format!(
+            "`{name}` is a test; the minimum effect is a distance (psi, kl, jensen-shannon, hellinger, wasserstein)"
+        ));
+    }
+    let at_least: f64 = value.parse().map_err(|_| format!("`{value}` is not a number"))?;
+    if !(at_least >= 0.0 && at_least.is_finite()) {
+        return Err(format!("{at_least} must be finite and non-negative"));
+    }
+    Ok(MinEffect { statistic: test, at_least })
 }
 
 impl From<TestArg> for DriftTest {
@@ -240,6 +285,7 @@ impl From<TestArg> for DriftTest {
             TestArg::Wasserstein => Self::Wasserstein,
             TestArg::Ks => Self::Ks,
             TestArg::ChiSquare => Self::ChiSquare,
+            TestArg::ChiSquareContingency => Self::ChiSquareContingency,
             TestArg::Z => Self::Z,
         }
     }
@@ -272,9 +318,25 @@ fn column_options(args: ColumnArgs) -> CheckOptions {
     }
 }
 
-pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+/// The drift settings the flags ask for, or why they contradict each other.
+fn drift_options(args: &CheckArgs) -> anyhow::Result<DriftOptions> {
+    let share_flags = [
+        ("--numeric-test", args.numeric_test.is_some()),
+        ("--categorical-test", args.categorical_test.is_some()),
+        ("--threshold", args.threshold.is_some()),
+        ("--drift-share", args.drift_share.is_some()),
+    ];
+    let corrected_flags = [
+        ("--alpha", args.alpha.is_some()),
+        ("--correction", args.correction.is_some()),
+        ("--min-effect", args.min_effect.is_some()),
+    ];
+    let given = |flags: &[(&'static str, bool)]| -> Vec<&'static str> {
+        flags.iter().filter(|f| f.1).map(|f| f.0).collect()
+    };
+    let evidently = args.mode == Mode::Evidently;
     let ignored = args.ignored_by_evidently();
-    if args.mode == Mode::Evidently && !ignored.is_empty() {
+    if evidently && !ignored.is_empty() {
         anyhow::bail!(
             "{} cannot be used with --mode evidently: that mode reproduces Evidently's \
              DataDriftPreset, which chooses each column's test, threshold, empty-bin fill and \
@@ -283,11 +345,54 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
             if ignored.len() == 1 { "it" } else { "them" }
         );
     }
-    let defaults = DriftOptions::default();
-    let rule = |test: Option<TestArg>, default: DriftRule| {
-        let test = test.map_or(default.test, DriftTest::from);
+    let decision = match args.decision {
+        Some(decision) => decision,
+        None if evidently || !given(&share_flags).is_empty() => DecisionArg::Share,
+        None => DecisionArg::Corrected,
+    };
+    if evidently && (decision == DecisionArg::Corrected || !given(&corrected_flags).is_empty()) {
+        anyhow::bail!(
+            "--mode evidently decides as Evidently does (its tests and thresholds, --drift-share); \
+             --decision corrected, --alpha, --correction and --min-effect do not apply"
+        );
+    }
+    match decision {
+        DecisionArg::Corrected if !given(&share_flags).is_empty() => {
+            anyhow::bail!("{} only apply to --decision share", given(&share_flags).join(", "))
+        }
+        DecisionArg::Share if !given(&corrected_flags).is_empty() => anyhow::bail!(
+            "{} only apply to --decision corrected",
+            given(&corrected_flags).join(", ")
+        ),
+        _ => {}
+    }
+    let rule = |test: Option<TestArg>| {
+        let test = DriftTest::from(test.unwrap_or(TestArg::Psi));
         DriftRule { test, threshold: args.threshold.unwrap_or(test.default_threshold()) }
     };
+    let defaults = DriftOptions::default();
+    Ok(DriftOptions {
+        epsilon: args.epsilon.unwrap_or(defaults.epsilon),
+        ks_method: args.ks_method.map_or(defaults.ks_method, KsMethod::from),
+        numeric_rule: rule(args.numeric_test),
+        categorical_rule: rule(args.categorical_test),
+        drift_share: args.drift_share.unwrap_or(defaults.drift_share),
+        decision: match decision {
+            DecisionArg::Corrected => DecisionRule::Corrected,
+            DecisionArg::Share => DecisionRule::Share,
+        },
+        alpha: args.alpha.unwrap_or(defaults.alpha),
+        correction: match args.correction {
+            None => defaults.correction,
+            Some(CorrectionArg::Holm) => Correction::Holm,
+            Some(CorrectionArg::Bh) => Correction::BenjaminiHochberg,
+        },
+        min_effect: args.min_effect,
+    })
+}
+
+pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let drift = drift_options(&args)?;
     // A baseline remembers the label and prediction it was fitted with: the
     // same check as one from the reference file, without the flags again.
     let baseline = args.baseline.as_ref().map(|path| read_profile(path)).transpose()?;
@@ -307,17 +412,7 @@ pub(super) fn run_check(args: CheckArgs, out: &mut dyn Write) -> anyhow::Result<
         }),
         _ => None,
     };
-    let options = CheckOptions {
-        model,
-        drift: DriftOptions {
-            epsilon: args.epsilon.unwrap_or(defaults.epsilon),
-            ks_method: args.ks_method.map_or(defaults.ks_method, KsMethod::from),
-            numeric_rule: rule(args.numeric_test, defaults.numeric_rule),
-            categorical_rule: rule(args.categorical_test, defaults.categorical_rule),
-            drift_share: args.drift_share,
-        },
-        ..column_options(args.columns)
-    };
+    let options = CheckOptions { model, drift, ..column_options(args.columns) };
     let options = CheckOptions { label, ..options };
     let csv = args.csv.options();
     let (reference, current) = rayon::join(

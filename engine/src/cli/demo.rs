@@ -11,7 +11,7 @@
 //! what drifted and by how much.
 //!
 //! With `--webhook URL` the demo also runs the alert bridge
-//! ([`crate::alerts`]): two rules per model (dataset drift share, and PSI drift
+//! ([`crate::alerts`]): two rules per model (the dataset verdict, and PSI drift
 //! of at least two features in two of the last three windows) fire once the
 //! drift begins, and each firing rule POSTs a signed retraining CloudEvent to
 //! every URL. A line is printed when a rule fires and when its webhook is
@@ -199,7 +199,7 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
         format_ms(drift_at_ms),
         options.drift_after_secs,
     )?;
-    writeln!(out, "{}", drift_share_note(&config))?;
+    writeln!(out, "{}", decision_note(&config))?;
     if !options.webhooks.is_empty() {
         writeln!(
             out,
@@ -300,28 +300,48 @@ pub async fn run(options: DemoOptions, out: &mut dyn Write) -> Result<DemoSummar
 
 /// What the demo's verdicts and its alert mean, since its settings are not
 /// the defaults `driftgauge run` has (the README quotes its output).
-fn drift_share_note(config: &Config) -> String {
+fn decision_note(config: &Config) -> String {
     use driftgauge_alerting::policy::Condition;
-    let defaults = Config::defaults();
-    let rule_text = |config: &Config| {
-        config.alerting.policies.defaults.iter().find_map(|rule| match &rule.when {
-            Condition::DatasetDriftShare(c) => Some(format!(
-                "`{}` fires as {} at a share of {}",
-                rule.name,
-                rule.severity.as_str(),
-                c.at_least
-            )),
-            _ => None,
-        })
+    use driftgauge_detectors::drift::{Correction, DecisionRule};
+    let verdict = |config: &Config| {
+        let drift = &config.drift;
+        match drift.decision {
+            DecisionRule::Corrected => format!(
+                "when any feature's test is below the level that keeps a window's false-alarm \
+                 rate at {} ({})",
+                drift.alpha,
+                match drift.correction {
+                    Correction::Holm => "Holm",
+                    Correction::BenjaminiHochberg => "Benjamini-Hochberg",
+                }
+            ),
+            DecisionRule::Share => format!(
+                "when at least {:.0}% of a model's features drifted",
+                drift.drift_share * 100.0
+            ),
+        }
     };
+    let rule = |config: &Config| {
+        let found = config.alerting.policies.defaults.iter().find_map(|rule| {
+            let when = match &rule.when {
+                Condition::DatasetDrift(c) => {
+                    format!("after {} of the last {} windows with a verdict drifted", c.k, c.n)
+                }
+                Condition::DatasetDriftShare(c) => format!("at a share of {}", c.at_least),
+                _ => return None,
+            };
+            Some(format!("`{}` fires as {} {when}", rule.name, rule.severity.as_str()))
+        });
+        found.unwrap_or_else(|| "no dataset rule fires".to_owned())
+    };
+    let defaults = Config::defaults();
     format!(
-        "A window shows DATASET DRIFT when at least {:.0}% of a model's features drifted, and \
-         the rule {}: the demo's settings, chosen to fire early; `driftgauge run` defaults to \
-         {:.0}%, and its rule {}.",
-        config.drift.drift_share * 100.0,
-        rule_text(config).unwrap_or_else(|| "is off".to_owned()),
-        defaults.drift.drift_share * 100.0,
-        rule_text(&defaults).unwrap_or_else(|| "is off".to_owned()),
+        "A window shows DATASET DRIFT {}, and {}: the demo's settings, chosen to fire early \
+         without false alarms; `driftgauge run` defaults to DATASET DRIFT {}, and {}.",
+        verdict(config),
+        rule(config),
+        verdict(&defaults),
+        rule(&defaults),
     )
 }
 
@@ -349,7 +369,10 @@ idle_timeout_secs = 2
 [fairness]
 attributes = ["group"]
 [drift]
-drift_share = 0.3
+# The default, corrected decision with a smaller budget: a run shows tens of
+# windows, each called drifted with probability alpha when nothing changed,
+# and the demo's shifts are found at any level.
+alpha = 0.0001
 statistics = ["psi", "ks", "wasserstein", "jensen_shannon", "chi_square"]
 # The demo's registry lives in memory and each run starts a fresh stream:
 # there is nothing to resume, so no checkpoints (and no warning about them).
@@ -363,7 +386,7 @@ database_path = {database}
 name = "dataset-drift"
 severity = "critical"
 cooldown_secs = 3600
-when = {{ kind = "dataset_drift_share", at_least = 0.3, resolve = 0.1 }}
+when = {{ kind = "dataset_drift" }}
 
 [[alerting.policies.defaults]]
 name = "feature-drift"
@@ -836,16 +859,14 @@ mod tests {
         }
     }
 
-    /// The README quotes the demo's output: it must say that its drift share
+    /// The README quotes the demo's output: it must say that its decision
     /// and rule are its own, not the defaults.
     #[test]
-    fn the_demo_explains_its_drift_share_and_rule() {
+    fn the_demo_explains_its_decision_and_rule() {
         let config = demo_config(&DemoOptions::default(), "127.0.0.1:9").unwrap();
-        let note = drift_share_note(&config);
-        assert!(note.contains("at least 30% of a model's features"), "{note}");
-        assert!(note.contains("`dataset-drift` fires as critical at a share of 0.3"), "{note}");
-        assert!(note.contains("defaults to 50%"), "{note}");
-        assert!(note.contains("fires as warning at a share of 0.5"), "{note}");
+        let note = decision_note(&config);
+        assert!(note.contains("false-alarm rate at 0.0001 (Holm), and `dataset-drift` fires as critical after 1 of the last 1 windows"), "{note}");
+        assert!(note.contains("defaults to DATASET DRIFT when any feature's test is below the level that keeps a window's false-alarm rate at 0.05 (Holm), and `dataset-drift` fires as warning after 3 of the last 3 windows"), "{note}");
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct Metrics {
     pub drift: GaugeVec,
     /// Whether the statistic is the feature's deciding one (0/1).
     pub deciding: GaugeVec,
+    /// A distance's critical value at the window's size and per-feature level.
+    pub critical_value: GaugeVec,
+    /// Whether the window held too little of the feature for its test (0/1).
+    pub insufficient: GaugeVec,
     /// Share of drifted features per model.
     pub dataset_drift_share: GaugeVec,
     /// Dataset drift flag per model.
@@ -100,6 +104,7 @@ struct Series {
     version: String,
     model_version: bool,
     features: Vec<[String; 2]>,
+    insufficient: Vec<String>,
     quality: Vec<[String; 2]>,
     groups: Vec<[String; 2]>,
     disparities: Vec<[String; 2]>,
@@ -255,17 +260,31 @@ impl Metrics {
                 ),
                 FEATURE
             )),
+            critical_value: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_critical_value",
+                    "Value of a distance that a window of this size exceeds with the per-feature false-alarm level when nothing drifted."
+                ),
+                FEATURE
+            )),
+            insufficient: register!(GaugeVec::new(
+                Opts::new(
+                    "driftgauge_drift_insufficient",
+                    "1 if the last closed window held too few values of the feature for its test (no verdict), else 0."
+                ),
+                &["model", "version", "feature"]
+            )),
             dataset_drift_share: register!(GaugeVec::new(
                 Opts::new(
                     "driftgauge_dataset_drift_share_ratio",
-                    "Share of the model's features that drifted in the last closed window."
+                    "Share of the model's tested features that drifted in the last closed window."
                 ),
                 MODEL
             )),
             dataset_drift: register!(GaugeVec::new(
                 Opts::new(
                     "driftgauge_dataset_drift_detected",
-                    "1 if the share of drifted features reached drift.drift_share, else 0."
+                    "1 if the model's last closed window drifted (any feature under the corrected level, or the share rule), 0 if not; absent when no feature could be tested."
                 ),
                 MODEL
             )),
@@ -390,11 +409,19 @@ impl Metrics {
         self.window_events.remove_label_values(&[model, version]).ok();
         for [feature, name] in series.features.drain(..) {
             let labels = [model, version, feature.as_str(), name.as_str()];
-            for vec in
-                [&self.statistic, &self.p_value, &self.threshold, &self.drift, &self.deciding]
-            {
+            for vec in [
+                &self.statistic,
+                &self.p_value,
+                &self.threshold,
+                &self.drift,
+                &self.deciding,
+                &self.critical_value,
+            ] {
                 vec.remove_label_values(&labels).ok();
             }
+        }
+        for feature in series.insufficient.drain(..) {
+            self.insufficient.remove_label_values(&[model, version, feature.as_str()]).ok();
         }
         for [feature, check] in series.quality.drain(..) {
             self.data_quality
@@ -431,17 +458,49 @@ impl WindowSeries<'_> {
         (self.metrics, [self.model.as_str(), self.version.as_str()], series)
     }
 
-    /// The window's end (seconds since the epoch), events and dataset verdict.
-    pub fn window(&mut self, end_seconds: f64, events: u64, drift_share: f64, drifted: bool) {
+    /// The window's end (seconds since the epoch), events and dataset verdict
+    /// (`None`: no feature could be tested, so the verdict series is removed
+    /// rather than left stale).
+    pub fn window(
+        &mut self,
+        end_seconds: f64,
+        events: u64,
+        drift_share: f64,
+        drifted: Option<bool>,
+    ) {
         let (m, labels, _) = self.labels();
         m.window_end.with_label_values(&labels).set(end_seconds);
         m.window_events.with_label_values(&labels).set(i64::try_from(events).unwrap_or(i64::MAX));
         m.dataset_drift_share.with_label_values(&labels).set(drift_share);
-        m.dataset_drift.with_label_values(&labels).set(f64::from(u8::from(drifted)));
+        match drifted {
+            Some(drifted) => {
+                m.dataset_drift.with_label_values(&labels).set(f64::from(u8::from(drifted)))
+            }
+            None => {
+                m.dataset_drift.remove_label_values(&labels).ok();
+            }
+        }
+    }
+
+    /// Whether the window was too small for `feature`'s test. When it was,
+    /// the verdict series of its deciding statistic is removed: insufficient
+    /// is neither drift (1) nor stable (0).
+    pub fn insufficient(&mut self, feature: &str, deciding: &str, insufficient: bool) {
+        let (m, [model, version], series) = self.labels();
+        m.insufficient
+            .with_label_values(&[model, version, feature])
+            .set(f64::from(u8::from(insufficient)));
+        if insufficient {
+            m.drift.remove_label_values(&[model, version, feature, deciding]).ok();
+        }
+        if !series.insufficient.iter().any(|f| f == feature) {
+            series.insufficient.push(feature.to_owned());
+        }
     }
 
     /// One statistic of one feature: its value, p-value (tests only),
-    /// threshold, verdict and whether it is the feature's deciding one.
+    /// threshold, verdict, whether it is the feature's deciding one, and its
+    /// critical value (distances).
     #[allow(clippy::too_many_arguments)]
     pub fn statistic(
         &mut self,
@@ -452,12 +511,19 @@ impl WindowSeries<'_> {
         threshold: f64,
         drifted: bool,
         deciding: bool,
+        critical_value: Option<f64>,
     ) {
         let (m, [model, version], series) = self.labels();
         let labels = [model, version, feature, statistic];
         m.statistic.with_label_values(&labels).set(value);
         if let Some(p) = p_value {
             m.p_value.with_label_values(&labels).set(p);
+        }
+        match critical_value.filter(|c| c.is_finite()) {
+            Some(c) => m.critical_value.with_label_values(&labels).set(c),
+            None => {
+                m.critical_value.remove_label_values(&labels).ok();
+            }
         }
         m.threshold.with_label_values(&labels).set(threshold);
         m.drift.with_label_values(&labels).set(f64::from(u8::from(drifted)));

@@ -11,6 +11,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use driftgauge_detectors::decision;
 use driftgauge_detectors::drift::{
     ColumnAccumulator, ColumnDrift, DatasetDrift, DriftOptions, DriftTest,
 };
@@ -117,6 +118,9 @@ pub struct Statistic {
     pub drifted: bool,
     /// Whether this is the column's deciding statistic.
     pub deciding: bool,
+    /// For a distance: the value a window of this size exceeds with the
+    /// per-feature level's probability when nothing drifted.
+    pub critical_value: Option<f64>,
 }
 
 /// Fairness of one sensitive attribute in one window.
@@ -166,17 +170,15 @@ pub fn finish(
 ) -> WindowReport {
     let started = std::time::Instant::now();
     let profile = &state.plan.profile;
-    let columns: Vec<ColumnDrift> = state
+    let mut columns: Vec<ColumnDrift> = state
         .columns
         .par_iter()
         .zip(profile.columns.par_iter())
         .map(|(acc, column)| acc.finish(column, options))
         .collect();
+    let dataset = decision::decide_window(&mut columns, options);
+    decision::attach_critical_values(&mut columns, &dataset, options);
     let exported = columns.iter().map(|c| column_statistics(c, options, statistics)).collect();
-    let dataset = DatasetDrift::from_decisions(
-        columns.iter().filter(|c| c.decision.score.is_some()).map(|c| c.decision.drifted),
-        options.drift_share,
-    );
     let fairness = state
         .plan
         .attributes
@@ -219,6 +221,9 @@ fn column_statistics(
                 DriftTest::ChiSquare => {
                     (column.chi_square.as_ref().map(|c| c.statistic)?, Some(score))
                 }
+                DriftTest::ChiSquareContingency => {
+                    (column.chi_square_pooled.as_ref().map(|c| c.statistic)?, Some(score))
+                }
                 DriftTest::Z => (column.z.as_ref().map(|z| z.statistic)?, Some(score)),
                 _ => (score, None),
             };
@@ -231,24 +236,31 @@ fn column_statistics(
             } else {
                 test.default_threshold()
             };
-            let drifted = if test.is_p_value() { score < threshold } else { score >= threshold };
-            Some(Statistic { test, value, p_value, threshold, drifted, deciding: test == deciding })
+            let drifted = if test == deciding {
+                column.decision.drifted
+            } else if test.is_p_value() {
+                score < threshold
+            } else {
+                score >= threshold
+            };
+            let critical_value =
+                column.critical_values.iter().find(|c| c.statistic == test).map(|c| c.value);
+            Some(Statistic {
+                test,
+                value,
+                p_value,
+                threshold,
+                drifted,
+                deciding: test == deciding,
+                critical_value,
+            })
         })
         .collect()
 }
 
 /// The exported name of a statistic (the `statistic` label).
 pub fn statistic_name(test: DriftTest) -> &'static str {
-    match test {
-        DriftTest::Psi => "psi",
-        DriftTest::Kl => "kl",
-        DriftTest::JensenShannon => "jensen_shannon",
-        DriftTest::Hellinger => "hellinger",
-        DriftTest::Wasserstein => "wasserstein",
-        DriftTest::Ks => "ks",
-        DriftTest::ChiSquare => "chi_square",
-        DriftTest::Z => "z",
-    }
+    test.name()
 }
 
 #[cfg(test)]

@@ -231,34 +231,44 @@ pub fn format_ms(ms: i64) -> String {
 /// The drifted features, largest deciding score first: `income psi=0.412, ...`;
 /// `none` when nothing drifted.
 pub fn drift_summary(report: &WindowReport, limit: usize) -> String {
-    let mut drifted: Vec<(&str, &'static str, f64, bool)> = report
+    // A p-value decision is shown with the feature's PSI first, the size of
+    // the move, and sorted by it: p-values of large windows all underflow.
+    let mut drifted: Vec<(&str, &'static str, f64, bool, Option<f64>)> = report
         .columns
         .iter()
         .filter(|c| c.decision.drifted)
         .filter_map(|c| {
             let score = c.decision.score?;
-            Some((
-                c.column.as_str(),
-                statistic_name(c.decision.test),
-                score,
-                c.decision.test.is_p_value(),
-            ))
+            let p_value = c.decision.test.is_p_value();
+            let psi = c.psi.filter(|_| p_value);
+            Some((c.column.as_str(), statistic_name(c.decision.test), score, p_value, psi))
         })
         .collect();
     // Distances: larger is worse; p-values: smaller is worse.
     drifted.sort_by(|a, b| {
-        let key = |x: &(&str, &str, f64, bool)| if x.3 { -x.2.ln_1p() } else { x.2 };
+        let key = |x: &(&str, &str, f64, bool, Option<f64>)| match (x.3, x.4) {
+            (true, Some(psi)) => psi,
+            (true, None) => -x.2.ln_1p(),
+            (false, _) => x.2,
+        };
         key(b).total_cmp(&key(a)).then_with(|| a.0.cmp(b.0))
     });
     if drifted.is_empty() {
         return "none".to_owned();
     }
     let mut text = String::new();
-    for (i, (feature, statistic, score, _)) in drifted.iter().take(limit).enumerate() {
+    for (i, (feature, statistic, score, p_value, psi)) in drifted.iter().take(limit).enumerate() {
         if i > 0 {
             text.push_str(", ");
         }
-        write!(text, "{feature} {statistic}={score:.3}").ok();
+        // Below f64's smallest normal number a p-value is 0 to print.
+        let p = if *score < 1e-300 { "p<1e-300".to_owned() } else { format!("p={score:.1e}") };
+        match (p_value, psi) {
+            (true, Some(psi)) => write!(text, "{feature} psi={psi:.3} ({statistic} {p})"),
+            (true, None) => write!(text, "{feature} {statistic} {p}"),
+            (false, _) => write!(text, "{feature} {statistic}={score:.3}"),
+        }
+        .ok();
     }
     if drifted.len() > limit {
         write!(text, " (+{} more)", drifted.len() - limit).ok();

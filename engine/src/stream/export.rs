@@ -4,6 +4,8 @@
 //! which label sets a model has written; this stage knows what a window
 //! report holds and which of its values become which series.
 
+use driftgauge_detectors::decision::Status;
+
 use crate::observe::metrics::Metrics;
 use crate::stream::compute::{WindowReport, statistic_name};
 
@@ -16,7 +18,7 @@ pub fn export_window(metrics: &Metrics, report: &WindowReport) {
         report.end_ms as f64 / 1000.0,
         report.rows,
         report.dataset.share,
-        report.dataset.drifted,
+        report.dataset.is_decided().then_some(report.dataset.drifted),
     );
 
     for (column, statistics) in report.columns.iter().zip(&report.statistics) {
@@ -30,6 +32,14 @@ pub fn export_window(metrics: &Metrics, report: &WindowReport) {
                 stat.threshold,
                 stat.drifted,
                 stat.deciding,
+                stat.critical_value,
+            );
+        }
+        if let Some(status) = column.decision.status {
+            series.insufficient(
+                feature,
+                statistic_name(column.decision.test),
+                status == Status::Insufficient,
             );
         }
         let quality = &column.data_quality;
