@@ -38,33 +38,25 @@ use driftgauge_detectors::column::ColumnKind;
 use driftgauge_detectors::decision::{self, Status};
 use driftgauge_detectors::drift::{ColumnAccumulator, DriftOptions, WindowOptions};
 
+use crate::support::SplitMix64;
+
 const FEATURES: usize = 20;
 const REFERENCE_ROWS: usize = 20_000;
 const ALPHA: f64 = 0.05;
 
-/// SplitMix64: seeded per window, so results do not depend on threads.
-struct Rng(u64);
+/// The shared SplitMix64 generator, seeded per window, so results do not depend
+/// on threads.
+struct Rng(SplitMix64);
 
 impl Rng {
     /// Seeds go through SplitMix64's finaliser: streams of nearby (or
     /// multiplied) seeds must not be shifted copies of each other.
     fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Self(z ^ (z >> 31))
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Self(SplitMix64(SplitMix64(seed).next()))
     }
 
     fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.uniform()
     }
 
     fn normal(&mut self) -> f64 {
