@@ -37,8 +37,6 @@ pub struct Metrics {
     pub kafka_errors: IntCounter,
     /// Offset commits that failed.
     pub commit_failures: IntCounter,
-    /// Partitions whose stored offset no longer existed when assigned.
-    pub offset_resets: IntCounter,
     /// Rejected messages delivered to their stream's dead-letter topic.
     pub dead_letter_messages: IntCounter,
     /// Rejected messages that could not be copied to the dead-letter topic.
@@ -172,11 +170,6 @@ impl Metrics {
             commit_failures: register!(IntCounter::new(
                 "driftgauge_kafka_commit_failures_total",
                 "Offset commits that failed (retried with the next closed window)."
-            )),
-            offset_resets: register!(IntCounter::new(
-                "driftgauge_offset_resets_total",
-                "Assigned partitions whose checkpointed or committed offset no longer existed \
-                 (deleted by retention, or the topic was recreated)."
             )),
             dead_letter_messages: register!(IntCounter::new(
                 "driftgauge_dead_letter_messages_total",

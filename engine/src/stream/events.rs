@@ -112,49 +112,6 @@ impl KafkaClientError<'_> {
     }
 }
 
-/// An assigned partition's stored offset (checkpointed or committed) is no
-/// longer in the partition: retention deleted it, or the topic was recreated.
-/// The consumer goes on from `auto.offset.reset`; the events between are lost
-/// (or, for a recreated topic, the new ones are not those the offset counted).
-#[derive(Debug)]
-pub struct OffsetReset<'a> {
-    /// The stream.
-    pub stream: &'a str,
-    /// The topic.
-    pub topic: &'a str,
-    /// The partition.
-    pub partition: i32,
-    /// The offset the engine would have resumed at.
-    pub stored: i64,
-    /// The earliest offset the partition still holds.
-    pub earliest: i64,
-    /// The partition's end offset.
-    pub latest: i64,
-    /// Where reading goes on instead.
-    pub resumed: i64,
-}
-
-impl OffsetReset<'_> {
-    /// Counts it and logs an error: events were lost, and an operator should know.
-    pub fn emit(&self, metrics: &Metrics) {
-        metrics.offset_resets.inc();
-        let lost = if self.stored < self.earliest { self.earliest - self.stored } else { 0 };
-        tracing::error!(
-            stream = self.stream,
-            topic = self.topic,
-            partition = self.partition,
-            stored_offset = self.stored,
-            earliest_offset = self.earliest,
-            latest_offset = self.latest,
-            resumed_offset = self.resumed,
-            lost_at_least = lost,
-            "The stored offset no longer exists in the partition (deleted by retention, or the \
-             topic was recreated); reading goes on from auto.offset.reset and the events in \
-             between are not monitored."
-        );
-    }
-}
-
 /// Offsets were committed (or the commit failed).
 #[derive(Debug)]
 pub struct OffsetsCommitted<'a> {
@@ -181,11 +138,6 @@ impl OffsetsCommitted<'_> {
                     partitions = self.partitions,
                     "Offsets committed."
                 );
-            }
-            // Nothing was stored to commit (at start, before the first
-            // assignment): not a failure.
-            Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {
-                tracing::debug!(stream = self.stream, "No offsets to commit yet.");
             }
             Err(error) => {
                 metrics.commit_failures.inc();
@@ -274,24 +226,4 @@ pub fn drift_summary(report: &WindowReport, limit: usize) -> String {
         write!(text, " (+{} more)", drifted.len() - limit).ok();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use rdkafka::types::RDKafkaErrorCode;
-
-    use super::*;
-
-    /// A periodic commit with nothing stored yet (before the first
-    /// assignment at restart) is not a failed commit.
-    #[test]
-    fn nothing_to_commit_is_not_a_failure() {
-        let metrics = Metrics::new();
-        let nothing = Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset));
-        OffsetsCommitted { stream: "s", partitions: 0, result: &nothing }.emit(&metrics);
-        assert_eq!(metrics.commit_failures.get(), 0);
-        let failed = Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::RequestTimedOut));
-        OffsetsCommitted { stream: "s", partitions: 1, result: &failed }.emit(&metrics);
-        assert_eq!(metrics.commit_failures.get(), 1);
-    }
 }

@@ -125,14 +125,6 @@ impl Positions {
         self.lock().get(topic).and_then(|p| p.get(&partition)).copied()
     }
 
-    /// Forgets the position of a partition whose stored offset no longer
-    /// exists, so that reading goes on from wherever the reset leads (a
-    /// recreated topic restarts below the old position, which would
-    /// otherwise be skipped as already read).
-    fn reset(&self, topic: &str, partition: i32, offset: i64) {
-        self.lock().entry(topic.to_owned()).or_default().insert(partition, offset);
-    }
-
     /// Sets the start offset of every partition of `list` that has a position.
     fn seek(&self, list: &mut TopicPartitionList) -> Vec<(String, i32, i64)> {
         let known: Vec<(String, i32, i64)> = list
@@ -160,8 +152,6 @@ pub struct SourceContext {
     positions: Arc<Positions>,
     /// Where assigned partitions' messages are routed; the source owns it.
     fetch: OnceLock<Weak<FetchQueue>>,
-    /// `kafka.auto_offset_reset` is `earliest` (else `latest`).
-    reset_to_earliest: bool,
 }
 
 impl ClientContext for SourceContext {
@@ -220,69 +210,6 @@ impl SourceContext {
     }
 }
 
-impl SourceContext {
-    /// Compares each partition's stored start offset (the checkpoint's or
-    /// the source's position in `seeks`, else the group's committed offset)
-    /// with what the partition still holds; one that no longer exists is
-    /// reported ([`events::OffsetReset`]) and the partition starts where
-    /// `auto.offset.reset` says.
-    fn check_offsets(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        list: &mut TopicPartitionList,
-        seeks: &[(String, i32, i64)],
-    ) {
-        let mut stored: Vec<(String, i32, i64)> = seeks.to_vec();
-        let unseeked: Vec<(String, i32)> = list
-            .elements()
-            .iter()
-            .map(|e| (e.topic().to_owned(), e.partition()))
-            .filter(|(t, p)| !seeks.iter().any(|(st, sp, _)| st == t && sp == p))
-            .collect();
-        if !unseeked.is_empty() {
-            let mut ask = TopicPartitionList::new();
-            for (topic, partition) in &unseeked {
-                ask.add_partition(topic, *partition);
-            }
-            // A group without commits has nothing to compare.
-            if let Ok(committed) = consumer.committed_offsets(ask, OFFSET_CHECK_TIMEOUT) {
-                for e in committed.elements() {
-                    if let Offset::Offset(offset) = e.offset() {
-                        stored.push((e.topic().to_owned(), e.partition(), offset));
-                    }
-                }
-            }
-        }
-        for (topic, partition, offset) in stored {
-            let Ok((earliest, latest)) =
-                consumer.fetch_watermarks(&topic, partition, OFFSET_CHECK_TIMEOUT)
-            else {
-                continue;
-            };
-            if (earliest..=latest).contains(&offset) {
-                continue;
-            }
-            let resumed = if self.reset_to_earliest { earliest } else { latest };
-            list.set_partition_offset(&topic, partition, Offset::Offset(resumed)).ok();
-            self.positions.reset(&topic, partition, resumed);
-            events::OffsetReset {
-                stream: &self.stream,
-                topic: &topic,
-                partition,
-                stored: offset,
-                earliest,
-                latest,
-                resumed,
-            }
-            .emit(&self.metrics);
-        }
-    }
-}
-
-/// How long an assignment waits for a partition's committed offset or
-/// watermarks when checking that its stored offset still exists.
-const OFFSET_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
-
 impl ConsumerContext for SourceContext {
     /// librdkafka's default rebalance (as rust-rdkafka implements it), except
     /// that assigned partitions start at their [`Positions`].
@@ -304,7 +231,6 @@ impl ConsumerContext for SourceContext {
                         "Resuming partitions at their positions."
                     );
                 }
-                self.check_offsets(consumer, list, &seeks);
                 let result = if cooperative {
                     consumer.incremental_assign(list)
                 } else {
@@ -485,7 +411,6 @@ impl KafkaSource {
             joined: std::sync::atomic::AtomicBool::new(false),
             positions: Arc::clone(&wiring.positions),
             fetch: OnceLock::new(),
-            reset_to_earliest: config.kafka.auto_offset_reset == "earliest",
         };
         let consumer: StreamConsumer<SourceContext> = super::create_client(&client, context)?;
         // SAFETY: the queue drops before the consumer, also when the source
@@ -792,25 +717,8 @@ fn store_positions(
     stream: &str,
     metrics: &Metrics,
 ) {
-    // NOTE: librdkafka refuses to store offsets of partitions not assigned
-    // (UnknownPartition): at restart, before the first assignment, and for
-    // partitions revoked meanwhile, whose new owner re-reads them. Those are
-    // left out rather than reported as errors at every restart.
-    let assigned = consumer.assignment().unwrap_or_default();
-    let is_assigned = |topic: &str, partition: i32| {
-        assigned.elements().iter().any(|e| e.topic() == topic && e.partition() == partition)
-    };
     let mut list = TopicPartitionList::new();
     for ((topic, partition), position) in positions {
-        if !is_assigned(topic, *partition) {
-            tracing::debug!(
-                stream,
-                topic = &**topic,
-                partition,
-                "Not assigned; offset not stored."
-            );
-            continue;
-        }
         if let Err(error) = list.add_partition_offset(topic, *partition, Offset::Offset(*position))
         {
             events::KafkaClientError { stream, error: &error, reason: "store offsets" }
