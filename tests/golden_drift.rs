@@ -19,6 +19,8 @@ use driftgauge_detectors::column::ColumnKind;
 use driftgauge_detectors::drift::{ColumnAccumulator, ColumnDrift, DriftOptions, WindowOptions};
 use serde_json::Value;
 
+use crate::support::json_float as float;
+
 /// Distances agree to this relative error (only summation order differs).
 const DISTANCE_RELATIVE: f64 = 1e-9;
 /// Hellinger's and JS's `sqrt` of a difference near 0 turns rounding into
@@ -26,20 +28,6 @@ const DISTANCE_RELATIVE: f64 = 1e-9;
 const ABSOLUTE_FLOOR: f64 = 1e-12;
 /// p-values agree to this absolute error.
 const P_VALUE_ABSOLUTE: f64 = 1e-6;
-
-fn float(value: &Value) -> Option<f64> {
-    match value {
-        Value::Null => None,
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            other => panic!("not a number: {other}"),
-        },
-        other => panic!("not a number: {other}"),
-    }
-}
 
 fn array(kind: &str, values: &[Value]) -> ArrayRef {
     match kind {

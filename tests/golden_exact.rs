@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use driftgauge_engine::cli;
 use serde_json::Value;
 
-use crate::support::SplitMix64;
+use crate::support::{SplitMix64, json_float as float};
 
 /// Statistics agree to this relative error.
 const RELATIVE: f64 = 1e-9;
@@ -164,21 +164,6 @@ fn write_parquet(path: &Path, batch: &RecordBatch) {
             .unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
-}
-
-/// A number of either document: JSON numbers, the three non-finite strings, null.
-fn float(value: &Value) -> Option<f64> {
-    match value {
-        Value::Null => None,
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            other => panic!("not a number: {other}"),
-        },
-        other => panic!("not a number: {other}"),
-    }
 }
 
 /// The largest error seen per statistic, and whether each stayed in bounds.

@@ -61,3 +61,21 @@ pub fn reference_profile(rows: u32, with_score: bool) -> Profile {
         roles: Default::default(),
     }
 }
+
+/// A number in a golden fixture or a report: a JSON number, one of the
+/// non-finite strings both write (`"NaN"`, `"Infinity"`, `"-Infinity"`), or
+/// `null` (`None`).
+///
+/// # Panics
+/// On any other value.
+pub fn json_float(value: &serde_json::Value) -> Option<f64> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => Some(
+            driftgauge_detectors::json::parse_non_finite(s)
+                .unwrap_or_else(|| panic!("not a number: {s}")),
+        ),
+        other => panic!("not a number: {other}"),
+    }
+}
