@@ -1014,18 +1014,9 @@ fn assess(
                 of: None,
             }];
             // The drifted features are the evidence a retraining job wants to see.
-            signals.extend(outcome.features.iter().filter(|f| f.drifted && !f.score.is_nan()).map(
-                |f| Signal {
-                    name: f.feature.clone(),
-                    statistic: Some(f.statistic.clone()),
-                    value: f.score,
-                    threshold: f.threshold,
-                    resolve: None,
-                    breached: true,
-                    hits: None,
-                    of: None,
-                },
-            ));
+            signals.extend(
+                outcome.features.iter().filter(|f| f.drifted && !f.score.is_nan()).map(evidence),
+            );
             let summary = match verdict {
                 Verdict::Breach => {
                     format!("Dataset drift share {v} is {} {}.", bound.verb(), bound.fire)
@@ -1190,16 +1181,7 @@ fn assess_dataset_drift(
     // to see, with each of their statistics that drifted.
     let drifted: &[String] = outcome.dataset_drift.as_ref().map_or(&[], |v| &v.features);
     let counted = |f: &FeatureScore| f.drifted && !f.score.is_nan() && drifted.contains(&f.feature);
-    signals.extend(outcome.features.iter().filter(|f| counted(f)).map(|f| Signal {
-        name: f.feature.clone(),
-        statistic: Some(f.statistic.clone()),
-        value: f.score,
-        threshold: f.threshold,
-        resolve: None,
-        breached: true,
-        hits: None,
-        of: None,
-    }));
+    signals.extend(outcome.features.iter().filter(|f| counted(f)).map(evidence));
     let summary = match verdict {
         Verdict::Breach => format!(
             "Dataset drift in {hits} of the last {n} windows{}.",
@@ -1307,6 +1289,20 @@ fn assess_feature_drift(
         },
     };
     (verdict, Evidence { condition: ConditionKind::FeatureDrift, summary, features, signals })
+}
+
+/// A drifted feature as the evidence a retraining job wants to see.
+fn evidence(f: &FeatureScore) -> Signal {
+    Signal {
+        name: f.feature.clone(),
+        statistic: Some(f.statistic.clone()),
+        value: f.score,
+        threshold: f.threshold,
+        resolve: None,
+        breached: true,
+        hits: None,
+        of: None,
+    }
 }
 
 #[cfg(test)]
